@@ -32,3 +32,13 @@ var (
 	// secret key.
 	ErrKeyMismatch = errors.New("session key pair mismatch")
 )
+
+// Sentinel errors of the network client.
+var (
+	// ErrNotEnoughNodes: fewer healthy nodes than the signing threshold.
+	ErrNotEnoughNodes = errors.New("not enough Lit nodes")
+)
+
+// ErrSDKValidation wraps every ValidateLikeSDK failure; the message after it
+// is the SDK's own text.
+var ErrSDKValidation = errors.New("sdk validation")

@@ -1,0 +1,145 @@
+package litnode
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+)
+
+// appendJSString appends s as ECMAScript JSON.stringify writes a string:
+// only '"', '\\' and control characters below U+0020 are escaped (\b \f \n
+// \r \t by name, the rest as \u00xx); '<', '>', '&', non-ASCII, U+2028 and
+// U+2029 are written as they are (auth.md §5.1 step 4). Invalid UTF-8 is
+// written as U+FFFD, as a JS string from a UTF-8 decoder would hold it.
+func appendJSString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"':
+				b = append(b, '\\', '"')
+			case c == '\\':
+				b = append(b, '\\', '\\')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, fmt.Sprintf(`\u%04x`, c)...)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// appendJSValue appends a decoded JSON value (map[string]any, []any, string,
+// json.Number, float64, bool, nil) as JSON.stringify would. Object keys are
+// sorted, since Go maps keep no insertion order.
+func appendJSValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case string:
+		return appendJSString(b, x), nil
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("%w: number %q", ErrMalformed, x)
+		}
+		return appendJSNumber(b, f)
+	case float64:
+		return appendJSNumber(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSValue(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSString(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendJSValue(b, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	default:
+		return nil, fmt.Errorf("%w: cannot encode %T as JSON", ErrMalformed, v)
+	}
+}
+
+// appendJSNumber writes f as ECMAScript Number::toString does.
+func appendJSNumber(b []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...), nil
+	}
+	if f == 0 {
+		return append(b, '0'), nil
+	}
+	abs := math.Abs(f)
+	if abs >= 1e21 || abs < 1e-6 {
+		s := strconv.FormatFloat(f, 'e', -1, 64)
+		// Go writes e+21 / e-07; JS writes e+21 / e-7.
+		mant, exp, _ := cutByte(s, 'e')
+		sign := exp[0]
+		digits := exp[1:]
+		for len(digits) > 1 && digits[0] == '0' {
+			digits = digits[1:]
+		}
+		return append(b, mant+"e"+string(sign)+digits...), nil
+	}
+	return strconv.AppendFloat(b, f, 'f', -1, 64), nil
+}
+
+func cutByte(s string, sep byte) (before, after string, found bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
