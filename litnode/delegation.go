@@ -1,5 +1,3 @@
-//go:build litwip
-
 package litnode
 
 import (
@@ -158,18 +156,20 @@ func Verify(a AuthSig, opts VerifyOptions) (*Delegation, error) {
 	}
 	switch kind {
 	case KindBLSNetwork:
-		if opts.NetworkKey == (BLSPublicKey{}) {
+		if opts.NetworkKey.IsZero() {
 			return nil, fmt.Errorf("%w: no network BLS key to verify against", ErrBadSignature)
 		}
 		sig, err := ParseBLSSigJSON(a.Sig)
 		if err != nil {
-			return nil, fmt.Errorf("delegation sig: %w", err)
+			return nil, fmt.Errorf("%w: delegation sig: %w", ErrBadSignature, err)
 		}
 		// The node hashes the re-rendered SIWE; ParseSIWE guarantees it is
 		// the signed text byte for byte (auth.md §6 step 6b).
 		m := BLSSessionMessage(d.SIWE.String())
 		if err := VerifyBLS(opts.NetworkKey, m[:], sig); err != nil {
-			return nil, fmt.Errorf("delegation: BLS signature of session key via SIWE is not valid: %w", err)
+			// An undecodable point is a bad signature too (it also stays
+			// ErrMalformed for callers that care).
+			return nil, fmt.Errorf("%w: BLS signature of session key via SIWE is not valid: %w", ErrBadSignature, err)
 		}
 		if !opts.PKP.IsZero() && d.Address != opts.PKP.Address() {
 			return nil, fmt.Errorf("%w: delegation address %s is not the PKP's %s", ErrAddressMismatch, d.Address.Hex(), opts.PKP.Address().Hex())

@@ -1,5 +1,3 @@
-//go:build litwip
-
 package litnode
 
 import (

@@ -1,0 +1,232 @@
+package litnode
+
+import (
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"golang.org/x/crypto/curve25519"
+	"golang.org/x/crypto/nacl/box"
+)
+
+// ErrDecrypt is wrapped by every E2EEDecrypt failure. Failures caused by an
+// envelope field that does not parse also wrap ErrMalformed. A node that
+// cannot decrypt answers "can't decrypt" (network.md §5.5).
+var ErrDecrypt = errors.New("e2ee: can't decrypt")
+
+// E2EEVersion is the only envelope version (network.md §5.2).
+const E2EEVersion = "1"
+
+// Sizes of the E2EE envelope parts (network.md §5.1).
+const (
+	e2eeRandomSize = 16
+	e2eeKeySize    = 32
+	e2eeNonceSize  = 24
+	// e2eeZeroPrefix is the sodalite crypto_box_BOXZEROBYTES prefix of
+	// ciphertext_and_tag (network.md §5.1 Encrypt step 7).
+	e2eeZeroPrefix = 16
+	// e2eeAADSize is 1 + 16 + 8 + 32 + 32 (network.md §5.1 Encrypt step 4).
+	e2eeAADSize = 1 + e2eeRandomSize + 8 + 2*e2eeKeySize
+)
+
+// e2eeJSTime is JS Date.prototype.toISOString for a UTC time.
+const e2eeJSTime = "2006-01-02T15:04:05.000Z"
+
+// E2EEEnvelope is the v1 E2EE envelope {"version":"1","payload":{…}} of every
+// request and response body of the encrypted endpoints (network.md §5.2).
+// The request-only "epoch" key is ignored.
+type E2EEEnvelope struct {
+	Version string      `json:"version"`
+	Payload E2EEPayload `json:"payload"`
+}
+
+// E2EEPayload is the payload of an E2EEEnvelope (network.md §5.2). Hex fields
+// carry no 0x.
+type E2EEPayload struct {
+	// VerificationKey is the SENDER's X25519 public key, 64 lowercase hex.
+	VerificationKey string `json:"verification_key"`
+	// Random is 16 random bytes, 32 hex.
+	Random string `json:"random"`
+	// CreatedAt is an RFC 3339 time whose whole seconds enter the nonce.
+	CreatedAt string `json:"created_at"`
+	// CiphertextAndTag is 16 zero bytes ‖ Poly1305 tag ‖ ciphertext, hex.
+	CiphertextAndTag string `json:"ciphertext_and_tag"`
+}
+
+// X25519KeyPair is an X25519 key pair for E2EE: a client's per-node,
+// per-operation key, or a node's identity key (network.md §5.1 "Keys"). Its
+// secret never prints: String, GoString, Format, LogValue and MarshalJSON
+// redact it. Build it with NewX25519KeyPair or X25519KeyPairFromSecret so
+// that Public matches Secret.
+type X25519KeyPair struct {
+	Public, Secret [32]byte
+}
+
+// NewX25519KeyPair makes a fresh key pair from rnd (crypto/rand when nil).
+func NewX25519KeyPair(rnd io.Reader) (X25519KeyPair, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var sec [32]byte
+	if _, err := io.ReadFull(rnd, sec[:]); err != nil {
+		return X25519KeyPair{}, fmt.Errorf("generate X25519 key: %w", err)
+	}
+	kp := X25519KeyPairFromSecret(sec)
+	clear(sec[:])
+	return kp, nil
+}
+
+// X25519KeyPairFromSecret returns the key pair of a 32-byte X25519 secret
+// (network.md §5.1 Encrypt step 1: public = X25519(secret, basepoint)).
+func X25519KeyPairFromSecret(secret [32]byte) X25519KeyPair {
+	return X25519KeyPair{Public: x25519Public(&secret), Secret: secret}
+}
+
+// x25519Public returns X25519(secret, basepoint).
+func x25519Public(secret *[32]byte) [32]byte {
+	var pub [32]byte
+	p, err := curve25519.X25519(secret[:], curve25519.Basepoint)
+	if err != nil {
+		// Unreachable: X25519 fails only for a low-order input point, and
+		// the basepoint has prime order.
+		panic("litnode: x25519 base point multiplication: " + err.Error())
+	}
+	copy(pub[:], p)
+	return pub
+}
+
+// String redacts the secret.
+func (k X25519KeyPair) String() string {
+	return "X25519KeyPair{public:" + hex.EncodeToString(k.Public[:]) + " secret:REDACTED}"
+}
+
+// GoString redacts the secret.
+func (k X25519KeyPair) GoString() string { return k.String() }
+
+// Format redacts the secret for every verb, %#v and %x included.
+func (k X25519KeyPair) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+
+// LogValue redacts the secret in log/slog output.
+func (k X25519KeyPair) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("public", hex.EncodeToString(k.Public[:])),
+		slog.String("secret", "REDACTED"))
+}
+
+// MarshalJSON writes the public key only, so that a key pair never reaches
+// JSON by accident.
+func (k X25519KeyPair) MarshalJSON() ([]byte, error) {
+	return []byte(`{"public":"` + hex.EncodeToString(k.Public[:]) + `","secret":"REDACTED"}`), nil
+}
+
+// e2eeNonce derives the nonce SHA-512(aad)[:24] with
+// aad = 0x01 ‖ random ‖ ts(8, big-endian) ‖ recipientPublic ‖ senderPublic
+// (network.md §5.1 Encrypt steps 3–5, Decrypt steps 3–5).
+func e2eeNonce(random *[16]byte, unixSeconds int64, recipientPublic, senderPublic *[32]byte) [24]byte {
+	var aad [e2eeAADSize]byte
+	aad[0] = 0x01
+	copy(aad[1:17], random[:])
+	binary.BigEndian.PutUint64(aad[17:25], uint64(unixSeconds))
+	copy(aad[25:57], recipientPublic[:])
+	copy(aad[57:89], senderPublic[:])
+	sum := sha512.Sum512(aad[:])
+	var nonce [24]byte
+	copy(nonce[:], sum[:e2eeNonceSize])
+	return nonce
+}
+
+// E2EEEncrypt seals plaintext from sender to recipientPublic (network.md §5.1
+// Encrypt) with the given random bytes and time, so that the result is
+// deterministic. created_at is written as JS toISOString (milliseconds, Z);
+// its whole seconds enter the nonce. Use E2EESeal in production.
+func E2EEEncrypt(sender X25519KeyPair, recipientPublic [32]byte, plaintext []byte, random [16]byte, now time.Time) E2EEEnvelope {
+	senderPublic := x25519Public(&sender.Secret) // step 1
+	now = now.UTC()
+	ts := now.Unix() // step 3: whole seconds (floor)
+	nonce := e2eeNonce(&random, ts, &recipientPublic, &senderPublic)
+	// Step 7: the sodalite layout prepends 16 zero bytes to box output.
+	ct := make([]byte, e2eeZeroPrefix, e2eeZeroPrefix+box.Overhead+len(plaintext))
+	ct = box.Seal(ct, plaintext, &nonce, &recipientPublic, &sender.Secret) // step 6
+	return E2EEEnvelope{
+		Version: E2EEVersion,
+		Payload: E2EEPayload{
+			VerificationKey:  hex.EncodeToString(senderPublic[:]),
+			Random:           hex.EncodeToString(random[:]),
+			CreatedAt:        now.Format(e2eeJSTime), // step 8
+			CiphertextAndTag: hex.EncodeToString(ct),
+		},
+	}
+}
+
+// E2EESeal is E2EEEncrypt with 16 bytes from crypto/rand and the current
+// time (network.md §5.1 Encrypt step 2).
+func E2EESeal(sender X25519KeyPair, recipientPublic [32]byte, plaintext []byte) (E2EEEnvelope, error) {
+	var random [16]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		return E2EEEnvelope{}, fmt.Errorf("e2ee: read random: %w", err)
+	}
+	return E2EEEncrypt(sender, recipientPublic, plaintext, random, time.Now()), nil
+}
+
+// E2EEDecrypt opens an envelope addressed to recipient (network.md §5.1
+// Decrypt) and returns the plaintext and the sender's public key (the
+// envelope's verification_key). Every error wraps ErrDecrypt; an envelope
+// whose fields do not parse (version, hex, lengths, created_at, the 16-zero
+// prefix) also wraps ErrMalformed.
+func E2EEDecrypt(recipient X25519KeyPair, env E2EEEnvelope) (plaintext []byte, senderPublic [32]byte, err error) {
+	malformed := func(format string, args ...any) ([]byte, [32]byte, error) {
+		return nil, [32]byte{}, fmt.Errorf("%w: %w: "+format, append([]any{ErrDecrypt, ErrMalformed}, args...)...)
+	}
+	if env.Version != E2EEVersion {
+		return malformed("envelope version %q, want %q", env.Version, E2EEVersion)
+	}
+	p := env.Payload
+	// Step 2. The node decodes with the Rust hex crate: no 0x (§5.2).
+	vk, err := hex.DecodeString(p.VerificationKey)
+	if err != nil || len(vk) != e2eeKeySize {
+		return malformed("verification_key must be %d bytes of hex", e2eeKeySize)
+	}
+	copy(senderPublic[:], vk)
+	rb, err := hex.DecodeString(p.Random)
+	if err != nil || len(rb) != e2eeRandomSize {
+		return malformed("random must be %d bytes of hex", e2eeRandomSize)
+	}
+	var random [16]byte
+	copy(random[:], rb)
+	// Step 3: ts = floor(created_at) in seconds; any RFC 3339 form, with or
+	// without a fraction (JS writes ms and Z, chrono ns and +00:00).
+	created, err := time.Parse(time.RFC3339Nano, p.CreatedAt)
+	if err != nil {
+		return malformed("created_at is not RFC 3339: %q", p.CreatedAt)
+	}
+	ct, err := hex.DecodeString(p.CiphertextAndTag)
+	if err != nil {
+		return malformed("ciphertext_and_tag is not hex")
+	}
+	// Step 6: strip the 16-byte zero prefix the sender always emits.
+	if len(ct) < e2eeZeroPrefix+box.Overhead {
+		return malformed("ciphertext_and_tag is %d bytes, shorter than %d", len(ct), e2eeZeroPrefix+box.Overhead)
+	}
+	for _, b := range ct[:e2eeZeroPrefix] {
+		if b != 0 {
+			return malformed("ciphertext_and_tag does not start with %d zero bytes", e2eeZeroPrefix)
+		}
+	}
+	myPublic := x25519Public(&recipient.Secret) // step 1
+	// Steps 4–5: recipient first, then sender, as in encryption.
+	nonce := e2eeNonce(&random, created.Unix(), &myPublic, &senderPublic)
+	pt, ok := box.Open(nil, ct[e2eeZeroPrefix:], &nonce, &senderPublic, &recipient.Secret)
+	if !ok {
+		return nil, [32]byte{}, fmt.Errorf("%w: authentication failed (wrong key or tampered envelope)", ErrDecrypt)
+	}
+	if pt == nil {
+		pt = []byte{}
+	}
+	return pt, senderPublic, nil
+}

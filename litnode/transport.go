@@ -1,0 +1,132 @@
+package litnode
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Node endpoints (network.md §3).
+const (
+	pathPKPSign        = "/web/pkp/sign/v2"
+	pathSignSessionKey = "/web/sign_session_key/v2"
+	pathExecuteJS      = "/web/execute/v2"
+)
+
+// nodeCall is one node's part of an operation.
+type nodeCall struct {
+	node nodeConn
+	body any // the plaintext request object
+}
+
+// nodeReply is one node's answer: the GenericResponse data, or an error.
+type nodeReply struct {
+	node string
+	data json.RawMessage
+	err  error
+}
+
+// fanOut sends every call in parallel under one request id and waits for all
+// (the SDK sends to exactly the threshold nodes and needs all of them,
+// network.md §11.5).
+func (c *Client) fanOut(ctx context.Context, op, path, requestID string, epoch uint64, calls []nodeCall) []nodeReply {
+	replies := make([]nodeReply, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			data, err := c.post(ctx, op, path, requestID, epoch, call)
+			c.observe(Observation{Op: op, Node: call.node.url, Duration: time.Since(start), Err: err, Code: codeOf(err)})
+			replies[i] = nodeReply{node: call.node.url, data: data, err: err}
+		}()
+	}
+	wg.Wait()
+	return replies
+}
+
+// post encrypts one request to the node's identity key with a fresh JIT key,
+// sends it, and decrypts and unwraps the answer (network.md §5).
+func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uint64, call nodeCall) (json.RawMessage, error) {
+	url := call.node.url
+	fail := func(status int, err error, class error) error {
+		return &NodeError{Op: op, Node: url, Status: status, Err: err, class: class, CorrelationID: requestID}
+	}
+	plaintext, err := json.Marshal(call.body)
+	if err != nil {
+		return nil, fail(0, err, ErrBadRequest)
+	}
+	jit, err := NewX25519KeyPair(c.rand())
+	if err != nil {
+		return nil, fail(0, err, ErrBadRequest)
+	}
+	env, err := E2EESeal(jit, call.node.identityKey, plaintext)
+	if err != nil {
+		return nil, fail(0, err, ErrBadRequest)
+	}
+	body, err := json.Marshal(struct {
+		E2EEEnvelope
+		Epoch uint64 `json:"epoch"`
+	}{env, epoch})
+	if err != nil {
+		return nil, fail(0, err, ErrBadRequest)
+	}
+	ctx, cancel := context.WithTimeout(ctx, durationOr(c.RequestTimeout, 45*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(url, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fail(0, err, ErrBadRequest)
+	}
+	c.setHeaders(req, requestID)
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, fail(0, err, ErrNodeUnavailable)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, fail(resp.StatusCode, err, ErrNodeUnavailable)
+	}
+
+	// An encrypted answer (success or most failures), or a plain one when the
+	// node could not decrypt (§3 response shapes, §5.5).
+	var g GenericResponse
+	var renv E2EEEnvelope
+	if json.Unmarshal(raw, &renv) == nil && renv.Payload.CiphertextAndTag != "" {
+		pt, _, err := E2EEDecrypt(jit, renv)
+		if err != nil {
+			return nil, fail(resp.StatusCode, err, ErrNodeUnavailable)
+		}
+		if err := json.Unmarshal(pt, &g); err != nil {
+			return nil, fail(resp.StatusCode, fmt.Errorf("decrypted response is not a GenericResponse: %v", err), ErrNodeUnavailable)
+		}
+	} else if err := json.Unmarshal(raw, &g); err != nil || (g.Error == nil && g.Data == nil && !g.OK) {
+		var pe PublicError
+		if json.Unmarshal(raw, &pe) == nil && (pe.ErrorCode != "" || pe.Message != "") {
+			return nil, nodeErrorFromResponse(op, url, resp.StatusCode, nil, &pe)
+		}
+		return nil, fail(resp.StatusCode, fmt.Errorf("unparseable response (%d bytes)", len(raw)), ErrNodeUnavailable)
+	}
+	if !g.OK {
+		e := nodeErrorFromResponse(op, url, resp.StatusCode, &g, nil)
+		if e.CorrelationID == "" {
+			e.CorrelationID = requestID
+		}
+		if e.Message == "can't decrypt" {
+			e.Err = ErrDecrypt
+		}
+		return nil, e
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fail(resp.StatusCode, errors.New("ok response with an error status"), nil)
+	}
+	return g.Data, nil
+}
