@@ -334,10 +334,21 @@ func (c *Client) quotes(ctx context.Context, s *connState, product Product) ([]N
 // selectTargets picks the threshold cheapest nodes among the least recently
 // failed: nodes that failed in the last 30 s are left out while enough
 // others remain, so a retry after a failure uses another node set.
-func (c *Client) selectTargets(ctx context.Context, s *connState, product Product, userMaxPrice *big.Int) ([]Target, error) {
+//
+// exclude names one node to leave out if enough others remain: the node most
+// often present in this operation's failed node sets (see suspects).
+func (c *Client) selectTargets(ctx context.Context, s *connState, product Product, userMaxPrice *big.Int, exclude string) ([]Target, error) {
 	qs, err := c.quotes(ctx, s, product)
 	if err != nil {
 		return nil, err
+	}
+	if exclude != "" && len(qs) > s.Threshold {
+		for i, q := range qs {
+			if q.URL == exclude {
+				qs = append(qs[:i:i], qs[i+1:]...)
+				break
+			}
+		}
 	}
 	now := c.now()
 	scores := make(map[string]int, len(qs))
@@ -357,6 +368,53 @@ func (c *Client) selectTargets(ctx context.Context, s *connState, product Produc
 		qs = qs[:cut]
 	}
 	return SelectCheapest(qs, s.Threshold, userMaxPrice)
+}
+
+// suspects tracks, within one operation, how often each node was in a node
+// set whose shares did not combine. ECDSA shares are additive, so a bad share
+// cannot be traced to its node; leaving out the most suspected node on the
+// next attempt converges on the culprit within threshold attempts.
+type suspects map[string]int
+
+func (sp suspects) add(targets []Target) {
+	for _, t := range targets {
+		sp[t.URL]++
+	}
+}
+
+// blame records the failure of an attempt: nodes named by a node error are
+// the prime suspects; a failure no node can be blamed for (shares that do not
+// combine) counts against every node of the set.
+func (sp suspects) blame(err error, targets []Target) {
+	var named bool
+	var walk func(error)
+	walk = func(err error) {
+		var ne *NodeError
+		if errors.As(err, &ne) && ne.Node != "" {
+			sp[ne.Node] += 100
+			named = true
+		}
+		if op, ok := err.(*OpError); ok {
+			for _, e := range op.Errs {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	if !named {
+		sp.add(targets)
+	}
+}
+
+// top returns the most suspected node ("" if none); ties go to the smallest URL.
+func (sp suspects) top() string {
+	best, n := "", 0
+	for url, k := range sp {
+		if k > n || k == n && url < best {
+			best, n = url, k
+		}
+	}
+	return best
 }
 
 // penalise records that node failed; weight says how strongly.

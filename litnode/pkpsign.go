@@ -141,8 +141,9 @@ func (c *Client) PKPSign(ctx context.Context, req PKPSignRequest) (ECDSASignatur
 	}
 	resources := []ResourceAbilityRequest{{Resource: LitResource{ResourcePrefix: "lit-pkp", Resource: req.PKP.TokenID()}, Ability: AbilityPKPSigning}}
 	var out ECDSASignature
+	suspected := suspects{}
 	err = c.withRetry(ctx, "pkp_sign", func(ctx context.Context, s *connState, requestID string) error {
-		targets, err := c.selectTargets(ctx, s, ProductSign, req.UserMaxPrice)
+		targets, err := c.selectTargets(ctx, s, ProductSign, req.UserMaxPrice, suspected.top())
 		if err != nil {
 			return err
 		}
@@ -160,15 +161,15 @@ func (c *Client) PKPSign(ctx context.Context, req PKPSignRequest) (ECDSASignatur
 		}
 		replies := c.fanOut(ctx, "pkp_sign", pathPKPSign, requestID, s.Epoch, calls)
 		shares, err := c.collectECDSAShares(replies)
-		if err != nil {
-			return err
+		if err == nil {
+			var sig ECDSASignature
+			if sig, err = c.combineECDSA(shares, replies, digest[:], req.PKP); err == nil {
+				out = sig
+				return nil
+			}
 		}
-		sig, err := c.combineECDSA(shares, replies, digest[:], req.PKP)
-		if err != nil {
-			return err
-		}
-		out = sig
-		return nil
+		suspected.blame(err, targets)
+		return err
 	})
 	return out, err
 }
@@ -194,6 +195,9 @@ func (c *Client) collectECDSAShares(replies []nodeReply) ([]ECDSAShare, error) {
 			continue
 		}
 		sh, err := ParseECDSAShare(d.SignatureShare)
+		if err == nil && sh.Result != "success" {
+			err = fmt.Errorf("node returned a %q share", sh.Result)
+		}
 		if err != nil {
 			c.penalise(r.node, 3)
 			errs = append(errs, &NodeError{Op: "pkp_sign", Node: r.node, Err: err, class: ErrNoValidShares})

@@ -23,7 +23,9 @@ func (c *Client) withRetry(ctx context.Context, op string, attempt attemptFunc) 
 		maxAttempts = 4
 	}
 	var last error
+	attempts := 0
 	for n := 1; n <= maxAttempts; n++ {
+		attempts = n
 		c.mu.RLock()
 		gen := c.gen
 		c.mu.RUnlock()
@@ -49,6 +51,10 @@ func (c *Client) withRetry(ctx context.Context, op string, attempt attemptFunc) 
 			}
 			last = err
 		}
+	}
+	var opErr *OpError
+	if errors.As(last, &opErr) {
+		opErr.Attempts = attempts
 	}
 	if ctx.Err() != nil && !errors.Is(last, ctx.Err()) {
 		return fmt.Errorf("%s: %w (last error: %v)", op, ctx.Err(), last)

@@ -113,12 +113,13 @@ func (c *Client) SignSessionKey(ctx context.Context, req SignSessionKeyRequest) 
 		return AuthSig{}, fmt.Errorf("%w: no resources to delegate", ErrMalformed)
 	}
 	var out AuthSig
+	suspected := suspects{}
 	err := c.withRetry(ctx, "sign_session_key", func(ctx context.Context, s *connState, requestID string) error {
 		now := c.now()
 		if req.Expiration.Sub(now) > MaxDelegationLifetime || !req.Expiration.After(now) {
 			return fmt.Errorf("%w: expiration must be in the next 30 days", ErrLifetimeTooLong)
 		}
-		targets, err := c.selectTargets(ctx, s, ProductSignSessionKey, req.UserMaxPrice)
+		targets, err := c.selectTargets(ctx, s, ProductSignSessionKey, req.UserMaxPrice, suspected.top())
 		if err != nil {
 			return err
 		}
@@ -174,7 +175,9 @@ func (c *Client) SignSessionKey(ctx context.Context, req SignSessionKeyRequest) 
 			msgs = append(msgs, d.SIWEMessage)
 		}
 		if len(errs) > 0 {
-			return &OpError{Op: "sign_session_key", Attempts: 1, Errs: errs}
+			err := &OpError{Op: "sign_session_key", Attempts: 1, Errs: errs}
+			suspected.blame(err, targets)
+			return err
 		}
 		// signedMessage is the most common rebuilt SIWE (auth.md §3.5 step 2).
 		signed := mostCommon(msgs, func(s string) string { return s })
@@ -184,6 +187,7 @@ func (c *Client) SignSessionKey(ctx context.Context, req SignSessionKeyRequest) 
 		}
 		m := BLSSessionMessage(signed)
 		if err := VerifyBLS(s.NetworkPublicKey, m[:], sig); err != nil {
+			suspected.add(targets)
 			for _, r := range replies {
 				c.penalise(r.node, 1)
 			}

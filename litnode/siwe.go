@@ -111,9 +111,9 @@ func splitSIWE(text string) (*SIWEMessage, error) {
 	if !ok || domain == "" {
 		return nil, errors.New("missing preamble line")
 	}
-	// siwe-go's net/url checks let non-ASCII through; the node parses the
-	// domain as an http Authority and URIs as RFC 3986 UriStrings, which are
-	// ASCII only (auth.md §3.4 step 1).
+	// siwe-go's net/url checks let non-ASCII and relative URIs through; the
+	// node's siwe-rs parses the domain as an http Authority and the URI and
+	// resources as RFC 3986 absolute UriStrings (auth.md §3.4 step 1).
 	if !isURIText(domain) {
 		return nil, fmt.Errorf("domain %q is not printable ASCII", domain)
 	}
@@ -140,8 +140,8 @@ func splitSIWE(text string) (*SIWEMessage, error) {
 	if m.URI, err = tagged(siweTagURI); err != nil {
 		return nil, err
 	}
-	if !isURIText(m.URI) {
-		return nil, fmt.Errorf("URI %q is not printable ASCII", m.URI)
+	if !isAbsoluteURIText(m.URI) {
+		return nil, fmt.Errorf("URI %q is not an absolute ASCII URI", m.URI)
 	}
 	if m.Version, err = tagged(siweTagVersion); err != nil {
 		return nil, err
@@ -192,8 +192,8 @@ func splitSIWE(text string) (*SIWEMessage, error) {
 		if !found {
 			return nil, fmt.Errorf("unexpected line %q in resources", l)
 		}
-		if !isURIText(r) {
-			return nil, fmt.Errorf("resource %q is not printable ASCII", r)
+		if !isAbsoluteURIText(r) {
+			return nil, fmt.Errorf("resource %q is not an absolute ASCII URI", r)
 		}
 		m.Resources = append(m.Resources, r)
 	}
@@ -291,6 +291,23 @@ func isURIText(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// isAbsoluteURIText reports whether s is printable ASCII that starts with an
+// RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":".
+func isAbsoluteURIText(s string) bool {
+	scheme, _, ok := strings.Cut(s, ":")
+	if !ok || scheme == "" || !isURIText(s) {
+		return false
+	}
+	for i := 0; i < len(scheme); i++ {
+		c := scheme[i]
+		alpha := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !alpha && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 func optionalSIWETime(s string) (time.Time, bool, error) {

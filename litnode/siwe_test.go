@@ -185,6 +185,10 @@ func TestParseSIWERejects(t *testing.T) {
 		{"uri with space", strings.Replace(valid, "URI: lit:session:", "URI: lit:session: ", 1)},
 		{"invalid utf-8 in statement", strings.Replace(valid, "A statement.", "A \xff statement.", 1)},
 		{"non-ASCII resource", strings.Replace(valid, "- urn:recap:x", "- urn:recap:x\u00e9", 1)},
+		{"relative URI", strings.Replace(valid, "URI: lit:session:", "URI: session/", 1)},
+		{"URI scheme starting with a digit", strings.Replace(valid, "URI: lit:session:", "URI: 1it:session:", 1)},
+		{"relative resource", strings.Replace(valid, "- urn:recap:x", "- /a/b", 1)},
+		{"empty resource", strings.Replace(valid, "- urn:recap:x", "- ", 1)},
 		{"non-ASCII URI", strings.Replace(valid, "URI: lit:session:", "URI: lit:session:\u00e9", 1)},
 		{"non-ASCII domain", strings.Replace(valid, "localhost wants", "l\u00f6calhost wants", 1)},
 	}
