@@ -1,0 +1,126 @@
+//go:build litwip
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/litsignd/litsignd/litnode"
+)
+
+// networkFlags select the Lit network: a preset, overrides, or --dev-info.
+type networkFlags struct {
+	network  string
+	rpcURL   string
+	litNodes string
+	skipAtt  bool
+}
+
+func (n *networkFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&n.network, "network", "naga-dev", "Lit network: naga-dev, naga-test or naga (ignored with --dev-info)")
+	fs.StringVar(&n.rpcURL, "rpc-url", "", "chain JSON-RPC URL (overrides the preset)")
+	fs.StringVar(&n.litNodes, "lit-nodes", "", "comma-separated static node URLs (skips discovery)")
+	fs.BoolVar(&n.skipAtt, "skip-attestation", false, "do not check SEV-SNP attestation (trust TLS only)")
+}
+
+// client builds a Lit client for the chosen network.
+func (n *networkFlags) client(dev *devInfoFile) (*litnode.Client, error) {
+	var cfg litnode.NetworkConfig
+	if dev != nil {
+		cfg = litnode.NetworkConfig{
+			Name: litnode.NetworkCustom, ChainID: dev.Network.ChainID, RPCURL: dev.Network.RPCURL,
+			StakingAddress: common.HexToAddress(dev.Network.StakingAddress), PriceFeedAddress: common.HexToAddress(dev.Network.PriceFeedAddress),
+			RealmID: 1, HTTPProtocol: "http://", MinimumThreshold: 3, SDKVersionHeader: "8.0.0-naga-local",
+		}
+	} else {
+		p, err := litnode.Preset(n.network)
+		if err != nil {
+			return nil, err
+		}
+		cfg = p
+	}
+	if n.rpcURL != "" {
+		cfg.RPCURL = n.rpcURL
+	}
+	if n.litNodes != "" {
+		cfg.StaticNodes = strings.Split(n.litNodes, ",")
+	}
+	c := &litnode.Client{Network: cfg}
+	if n.skipAtt {
+		c.Attestation = litnode.AttestationSkip
+	}
+	return c, nil
+}
+
+func cmdDelegate(ctx context.Context, e env, args []string) (int, error) {
+	fs := flag.NewFlagSet("litsign delegate", flag.ContinueOnError)
+	var c natsFlags
+	c.register(fs)
+	var nf networkFlags
+	nf.register(fs)
+	ownerHex := fs.String("owner-key", "", "private key (hex) of the EOA that owns the PKP; with --dev-info, defaults to the dev PKP's owner")
+	pkpHex := fs.String("pkp", "", "PKP public key 0x04…")
+	resources := fs.String("resources", "pkp-signing:*,lit-action-execution:*", "resources to delegate (shorthand, comma-separated ability:id)")
+	ttl := fs.Duration("ttl", 15*time.Minute, "delegation lifetime (at most 30 days)")
+	domain := fs.String("domain", "localhost", "SIWE domain")
+	if err := parse(fs, e, args); err != nil {
+		return 2, err
+	}
+	pkp, err := litnode.ParsePKPPublicKey(*pkpHex)
+	if err != nil {
+		return 2, fmt.Errorf("--pkp: %w", err)
+	}
+	reqs, err := litnode.ParseResourceShorthand(*resources)
+	if err != nil {
+		return 2, fmt.Errorf("--resources: %w", err)
+	}
+	var dev *devInfoFile
+	if c.devInfo != "" {
+		if dev, err = readDevInfo(c.devInfo); err != nil {
+			return 1, err
+		}
+		if *ownerHex == "" {
+			for _, p := range dev.PKPs {
+				if k, err := litnode.ParsePKPPublicKey(p.PublicKey); err == nil && k == pkp {
+					*ownerHex = p.OwnerPrivateKey
+				}
+			}
+		}
+	}
+	if *ownerHex == "" {
+		return 2, errors.New("--owner-key is required (LITSIGN_OWNER_KEY)")
+	}
+	owner, err := crypto.HexToECDSA(strings.TrimPrefix(*ownerHex, "0x"))
+	if err != nil {
+		return 2, errors.New("--owner-key is not a secp256k1 private key in hex")
+	}
+	lit, err := nf.client(dev)
+	if err != nil {
+		return 2, err
+	}
+	defer lit.Close()
+	session, err := litnode.GenerateSessionKey(nil)
+	if err != nil {
+		return 1, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	a, err := lit.SignSessionKey(ctx, litnode.SignSessionKeyRequest{
+		PKP: pkp, SessionKey: session.PublicKey(), Owner: owner, Resources: reqs,
+		Expiration: time.Now().Add(*ttl), Domain: *domain,
+	})
+	if err != nil {
+		return 1, err
+	}
+	h := &litnode.HandOff{PKP: pkp, SessionKey: session, Delegation: a}
+	fmt.Fprintln(e.stdout, string(h.Encode()))
+	return 0, nil
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// startEmbedded starts an in-process nats-server with JetStream listening
+// on listen (HOST:PORT; port 0 picks a free one), storing in dir.
+func startEmbedded(listen, dir string, logger *slog.Logger) (*server.Server, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-listen %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-listen %q: bad port", listen)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		ServerName: "litsignd-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   filepath.Join(dir, "jetstream"),
+		NoSigs:     true, // litsignd owns SIGINT/SIGTERM
+		NoLog:      true,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(15 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats-server did not become ready on %s", listen)
+	}
+	logger.Info("embedded nats-server started", "url", ns.ClientURL(), "store_dir", opts.StoreDir)
+	return ns, nil
+}
+
+// natsOptions turns the authentication flags into nats.Options.
+func natsOptions(cfg *config, logger *slog.Logger) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name("litsignd"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	if cfg.natsCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.natsCreds))
+	}
+	if cfg.natsUser != "" {
+		opts = append(opts, nats.UserInfo(cfg.natsUser, cfg.natsPassword))
+	}
+	if cfg.natsNKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.natsNKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-nkey-file: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.natsTLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.natsTLSCA))
+	}
+	if cfg.natsTLSCert != "" || cfg.natsTLSKey != "" {
+		opts = append(opts, nats.ClientCert(cfg.natsTLSCert, cfg.natsTLSKey))
+	}
+	return opts, nil
+}

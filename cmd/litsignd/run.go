@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/litsignd/litsignd/consumer"
+	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/litnode/devnet"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = "dev"
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, errUsage) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.logLevel)
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litsignd_build_info", Help: "litsignd version."}, []string{"version"})
+	buildInfo.WithLabelValues(version).Set(1)
+	reg.MustRegister(buildInfo)
+
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+
+	// The local Lit network, in dev mode.
+	var dn *devnet.Network
+	if cfg.dev {
+		dn, err = devnet.Start(devnet.Config{Nodes: cfg.devnetNodes, Seed: cfg.devnetSeed, PKPs: cfg.devnetPKPs, Logger: logger.With("component", "devnet")})
+		if err != nil {
+			return fmt.Errorf("start devnet: %w", err)
+		}
+		defer dn.Close()
+	}
+
+	// NATS: embedded unless --nats-url.
+	var ns *server.Server
+	natsURL := cfg.natsURL
+	if natsURL == "" {
+		ns, err = startEmbedded(cfg.natsListen, cfg.dataDir, logger)
+		if err != nil {
+			return err
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		natsURL = ns.ClientURL()
+	}
+	nopts, err := natsOptions(cfg, logger)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(natsURL, nopts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS %s: %w", natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	topo := consumer.DefaultTopology()
+	topo.Prefix = cfg.subjectPrefix
+	topo.Replicas = cfg.replicas
+	if err := topo.Ensure(ctx, js); err != nil {
+		return err
+	}
+
+	keyring, err := loadKEK(cfg)
+	if err != nil {
+		return err
+	}
+	sealing, err := consumer.DeriveSealingKey(keyring.SealingMaterial())
+	if err != nil {
+		return err
+	}
+
+	lit, err := litClient(cfg, dn, logger)
+	if err != nil {
+		return err
+	}
+	defer lit.Close()
+
+	events := &consumer.EventPublisher{JS: js, Topology: topo}
+	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
+		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
+		Logger: logger.With("component", "delegationstore"), Registerer: reg,
+		OnEvent: func(ev delegationstore.Event) {
+			exp := ev.Expiration.UTC()
+			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := events.Publish(pctx, consumer.DelegationEvent{Type: ev.Type, PKPPublicKey: ev.PKP.Hex(), SessionPublicKey: ev.SessionPublicKey, Expiration: &exp, Revision: ev.Revision}, ev.ID); err != nil {
+				logger.Warn("publish delegation event", "type", ev.Type, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("open delegation store: %w", err)
+	}
+
+	// Publish the sealing public key where clients fetch it.
+	kv, err := js.KeyValue(ctx, topo.DaemonBucket)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.PutString(ctx, consumer.SealingKeyKV, sealing.PublicKeyHex()); err != nil {
+		return fmt.Errorf("publish sealing key: %w", err)
+	}
+	logger.Info("sealing public key", "key", sealing.PublicKeyHex(), "bucket", topo.DaemonBucket, "kv_key", consumer.SealingKeyKV)
+
+	delStream, err := js.Stream(ctx, topo.DelegationsStream)
+	if err != nil {
+		return err
+	}
+	const intakeMaxDeliver = 10
+	intakeCons, err := delStream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: topo.IntakeConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		MaxDeliver: intakeMaxDeliver, MaxAckPending: 256, Description: "litsignd delegation intake",
+	})
+	if err != nil {
+		return fmt.Errorf("intake consumer: %w", err)
+	}
+	intake := &consumer.Intake{
+		Store: store, Events: events, Topology: topo, Sealing: sealing, Logger: logger.With("component", "intake"),
+		Metrics: consumer.NewMetrics(reg), MaxDeliver: intakeMaxDeliver,
+		NetworkKey: func(ctx context.Context) (litnode.BLSPublicKey, error) {
+			if s, ok := lit.State(); ok {
+				return s.NetworkPublicKey, nil
+			}
+			if err := lit.Connect(ctx); err != nil {
+				return litnode.BLSPublicKey{}, err
+			}
+			s, _ := lit.State()
+			return s.NetworkPublicKey, nil
+		},
+		SecureDelete: func(ctx context.Context, seq uint64) error { return delStream.SecureDeleteMsg(ctx, seq) },
+	}
+
+	ln, err := net.Listen("tcp", cfg.metricsListen)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen: %w", err)
+	}
+	checks := []readiness{
+		{"nats", func() error {
+			if !nc.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		}},
+		{"streams", func() error {
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err := intakeCons.Info(cctx)
+			return err
+		}},
+		{"delegations", func() error {
+			select {
+			case <-store.Ready():
+				return nil
+			default:
+				return errors.New("delegation cache not loaded")
+			}
+		}},
+		{"lit_handshake", func() error {
+			s, ok := lit.State()
+			if !ok {
+				return errors.New("no handshake yet")
+			}
+			if age := time.Since(s.ConnectedAt); age > 30*time.Minute {
+				return fmt.Errorf("handshake is %s old", age.Round(time.Second))
+			}
+			return nil
+		}},
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return store.Run(gctx) })
+	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	g.Go(func() error { lit.WatchEpoch(gctx, 15*time.Second); return nil })
+	g.Go(func() error {
+		// Connect eagerly, retrying until the network answers.
+		for gctx.Err() == nil {
+			if err := lit.Connect(gctx); err == nil {
+				return nil
+			} else {
+				logger.Warn("Lit network not reachable yet", "err", err)
+			}
+			select {
+			case <-gctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		return consumer.Pull(gctx, intakeCons, 8, cfg.drainTimeout, intake.Handle, logger.With("component", "intake"))
+	})
+
+	// Ready: tell the operator (and, in dev mode, scripts) where everything is.
+	select {
+	case <-store.Ready():
+	case <-gctx.Done():
+	}
+	logger.Info("litsignd running", "nats", natsURL, "metrics", "http://"+ln.Addr().String()+"/metrics", "subject_prefix", topo.Prefix)
+	if cfg.dev && gctx.Err() == nil {
+		if err := lit.Connect(gctx); err != nil {
+			return fmt.Errorf("dev: connect to the local Lit network: %w", err)
+		}
+		if err := writeDevInfo(cfg, dn, natsURL, sealing.PublicKeyHex(), ln.Addr().String(), stdout); err != nil {
+			return err
+		}
+	}
+	err = g.Wait()
+	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
+		logger.Warn("NATS drain", "err", derr)
+	}
+	logger.Info("litsignd stopped")
+	if ctx.Err() != nil {
+		return nil // a requested shutdown is a clean exit
+	}
+	return err
+}
+
+// loadKEK loads the key-encryption key, creating a dev one in dev mode.
+func loadKEK(cfg *config) (*delegationstore.Keyring, error) {
+	path := cfg.kekFile
+	if path == "" && cfg.dev {
+		path = filepath.Join(cfg.dataDir, "dev-kek")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := delegationstore.GenerateKEKFile(path); err != nil {
+				return nil, fmt.Errorf("create dev KEK: %w", err)
+			}
+		}
+	}
+	k, err := delegationstore.LoadKEKFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--kek-file: %w", err)
+	}
+	return k, nil
+}
+
+// litClient builds the Lit network client from the flags (or the devnet).
+func litClient(cfg *config, dn *devnet.Network, logger *slog.Logger) (*litnode.Client, error) {
+	var nc litnode.NetworkConfig
+	if dn != nil {
+		nc = dn.NetworkConfig()
+	} else if cfg.network == litnode.NetworkCustom {
+		nc = litnode.NetworkConfig{Name: litnode.NetworkCustom, RealmID: 1, HTTPProtocol: "https://", MinimumThreshold: 3, SDKVersionHeader: "8.0.0-custom"}
+	} else {
+		p, err := litnode.Preset(cfg.network)
+		if err != nil {
+			return nil, fmt.Errorf("--network: %w", err)
+		}
+		nc = p
+	}
+	if cfg.rpcURL != "" {
+		nc.RPCURL = cfg.rpcURL
+	}
+	if cfg.chainID != 0 {
+		nc.ChainID = cfg.chainID
+	}
+	if cfg.stakingAddress != "" {
+		if !common.IsHexAddress(cfg.stakingAddress) {
+			return nil, fmt.Errorf("--staking-address %q is not an address", cfg.stakingAddress)
+		}
+		nc.StakingAddress = common.HexToAddress(cfg.stakingAddress)
+	}
+	if cfg.priceFeedAddress != "" {
+		if !common.IsHexAddress(cfg.priceFeedAddress) {
+			return nil, fmt.Errorf("--price-feed-address %q is not an address", cfg.priceFeedAddress)
+		}
+		nc.PriceFeedAddress = common.HexToAddress(cfg.priceFeedAddress)
+	}
+	if cfg.litNodes != "" {
+		nc.StaticNodes = strings.Split(cfg.litNodes, ",")
+	}
+	if cfg.litHTTPProtocol != "" {
+		nc.HTTPProtocol = cfg.litHTTPProtocol
+	}
+	c := &litnode.Client{Network: nc, RequestTimeout: cfg.litTimeout, Logger: logger.With("component", "litnode")}
+	if cfg.skipAttestation {
+		c.Attestation = litnode.AttestationSkip
+	}
+	if nc.RequireAttestation && !cfg.skipAttestation {
+		logger.Error("this network requires SEV-SNP attestation, which this build cannot check; litsignd will not connect unless --skip-attestation is set (trusting TLS only)", "network", nc.Name)
+	}
+	return c, nil
+}

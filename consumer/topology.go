@@ -1,0 +1,129 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Topology names litsignd's subjects, streams, consumers and buckets. The
+// zero value is not usable; start from DefaultTopology.
+type Topology struct {
+	Prefix            string // subject prefix, default "lit"
+	DelegationsStream string // LIT_DELEGATIONS
+	EventsStream      string // LIT_EVENTS
+	JobsStream        string // LIT_JOBS
+	ResultsStream     string // LIT_RESULTS
+	IntakeConsumer    string // durable consumer of the delegations stream
+	JobsConsumer      string // durable consumer of the jobs stream
+	DelegationsBucket string // lit_delegations
+	DaemonBucket      string // lit_daemon: the sealing public key and other public facts
+	JobsBucket        string // lit_jobs: the job ledger
+	Replicas          int
+}
+
+// DefaultTopology returns the documented defaults (README "NATS contract").
+func DefaultTopology() Topology {
+	return Topology{
+		Prefix:            "lit",
+		DelegationsStream: "LIT_DELEGATIONS",
+		EventsStream:      "LIT_EVENTS",
+		JobsStream:        "LIT_JOBS",
+		ResultsStream:     "LIT_RESULTS",
+		IntakeConsumer:    "litsignd-intake",
+		JobsConsumer:      "litsignd",
+		DelegationsBucket: "lit_delegations",
+		DaemonBucket:      "lit_daemon",
+		JobsBucket:        "lit_jobs",
+		Replicas:          1,
+	}
+}
+
+// Subject helpers.
+func (t Topology) DelegationsSubject() string { return t.Prefix + ".delegations" }
+func (t Topology) RevocationsSubject() string { return t.Prefix + ".revocations" }
+func (t Topology) EventSubject(event, pkp string) string {
+	return t.Prefix + ".events.delegation." + event + "." + pkp
+}
+func (t Topology) JobSubject(kind string) string  { return t.Prefix + ".jobs." + kind }
+func (t Topology) ResultSubject(id string) string { return t.Prefix + ".results." + id }
+
+// SealingKeyKV is the key in DaemonBucket under which litsignd publishes
+// its X25519 sealing public key (hex).
+const SealingKeyKV = "sealing-public-key"
+
+// Limits of the intake stream.
+const (
+	// MaxEnvelopeBytes is the largest delegation message accepted; larger
+	// ones are rejected with reason too_large.
+	MaxEnvelopeBytes  = 64 << 10
+	delegationsMaxAge = 10 * time.Minute
+)
+
+// Ensure creates or updates the streams and buckets the daemon needs. It is
+// idempotent and safe to run from every replica.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	replicas := max(t.Replicas, 1)
+	streams := []jetstream.StreamConfig{{
+		// Work-queue: an acked envelope is gone, so no secret stays.
+		Name:        t.DelegationsStream,
+		Subjects:    []string{t.DelegationsSubject(), t.RevocationsSubject()},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      delegationsMaxAge,
+		Duplicates:  2 * time.Minute,
+		MaxMsgSize:  1 << 20,
+		Replicas:    replicas,
+		Description: "litsignd: delegation hand-offs and revocations (work queue)",
+	}, {
+		Name:        t.EventsStream,
+		Subjects:    []string{t.Prefix + ".events.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      7 * 24 * time.Hour,
+		Duplicates:  10 * time.Minute,
+		Replicas:    replicas,
+		Description: "litsignd: delegation events",
+	}}
+	for _, cfg := range streams {
+		if err := ensureStream(ctx, js, cfg); err != nil {
+			return err
+		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: t.DaemonBucket, Description: "litsignd: public daemon facts (sealing key)",
+		Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
+	}); err != nil {
+		return fmt.Errorf("ensure bucket %s: %w", t.DaemonBucket, err)
+	}
+	return nil
+}
+
+// ensureStream creates the stream or updates it to cfg; a JS API call made
+// before a cluster elects its meta leader is retried (jetstream-notes B.2).
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = js.CreateOrUpdateStream(actx, cfg)
+		cancel()
+		if err == nil || ctx.Err() != nil || !retryableJSErr(err) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+func retryableJSErr(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		strings.Contains(err.Error(), "no responders") || strings.Contains(err.Error(), "timeout") ||
+		strings.Contains(err.Error(), "insufficient resources")
+}

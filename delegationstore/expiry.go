@@ -1,0 +1,140 @@
+package delegationstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/litsignd/litsignd/litnode"
+)
+
+// Event types.
+const (
+	// EventExpiring: the delegation expires within Config.ExpiringLead;
+	// the client should send a fresh one.
+	EventExpiring = "expiring"
+	// EventExpired: the delegation's expiration has passed.
+	EventExpired = "expired"
+)
+
+// Event is an expiry event of a stored delegation. It carries no secret.
+type Event struct {
+	Type             string // EventExpiring or EventExpired
+	PKP              litnode.PKPPublicKey
+	SessionPublicKey string // 64 lowercase hex digits
+	Expiration       time.Time
+	Revision         uint64 // KV revision of the delegation
+	// ID is stable per (Type, PKP, Revision) and the same on every daemon
+	// replica, for use as the Nats-Msg-Id of a published event so that the
+	// events stream drops the copies other replicas publish.
+	ID string
+}
+
+func newEvent(typ string, pkp litnode.PKPPublicKey, e *entry) Event {
+	return Event{
+		Type:             typ,
+		PKP:              pkp,
+		SessionPublicKey: e.rec.SessionPublicKey,
+		Expiration:       e.rec.Expiration,
+		Revision:         e.revision,
+		ID:               fmt.Sprintf("delegation-%s-%s-%d", typ, pkp.Hex(), e.revision),
+	}
+}
+
+// maxTrackerWait bounds how long the tracker sleeps, so that a clock that
+// jumps (or an injected clock) is noticed within this time.
+const maxTrackerWait = 30 * time.Second
+
+// due collects the events due at now and returns the next time an event
+// falls due (zero when none is scheduled). lead <= 0 disables expiring
+// events. Queued removal events come first; the rest are ordered by time.
+func (c *cache) due(now time.Time, lead time.Duration) ([]Event, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	evs := c.pending
+	c.pending = nil
+	var next time.Time
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	var timed []Event
+	for pkp, e := range c.entries {
+		if e.rec == nil || e.expiredSent {
+			continue
+		}
+		exp := e.rec.Expiration
+		switch {
+		case !now.Before(exp):
+			// Expired. If the expiring event never went out (first seen
+			// after expiry), "expired" says all there is to say.
+			e.expiringSent, e.expiredSent = true, true
+			timed = append(timed, newEvent(EventExpired, pkp, e))
+		case lead > 0 && !e.expiringSent && !now.Before(exp.Add(-lead)):
+			e.expiringSent = true
+			timed = append(timed, newEvent(EventExpiring, pkp, e))
+			later(exp)
+		case lead > 0 && !e.expiringSent:
+			later(exp.Add(-lead))
+		default:
+			later(exp)
+		}
+	}
+	slices.SortStableFunc(timed, func(a, b Event) int {
+		if c := a.Expiration.Compare(b.Expiration); c != 0 {
+			return c
+		}
+		return compareType(a.Type, b.Type)
+	})
+	return append(evs, timed...), next
+}
+
+// compareType orders expiring before expired.
+func compareType(a, b string) int {
+	rank := func(t string) int {
+		if t == EventExpiring {
+			return 0
+		}
+		return 1
+	}
+	return rank(a) - rank(b)
+}
+
+// runTracker emits expiry events until ctx ends. It sleeps until the next
+// event is due, a cache change, or maxTrackerWait.
+func (s *Store) runTracker(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := s.now()
+		evs, next := s.cache.due(now, s.cfg.ExpiringLead)
+		for _, ev := range evs {
+			s.emit(ev)
+		}
+		wait := maxTrackerWait
+		if !next.IsZero() {
+			wait = min(max(next.Sub(now), time.Millisecond), maxTrackerWait)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.cache.changed:
+		case <-timer.C:
+		}
+		// Since Go 1.23 Reset needs no Stop-and-drain: a stopped or reset
+		// timer never delivers a stale value.
+	}
+}
+
+// emit hands an event to Config.OnEvent, logs and counts it.
+func (s *Store) emit(ev Event) {
+	s.log.Info("delegation "+ev.Type, "pkp", ev.PKP.Hex(), "session", ev.SessionPublicKey,
+		"expiration", ev.Expiration, "revision", ev.Revision)
+	s.metrics.event(ev.Type)
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ev)
+	}
+}
