@@ -30,10 +30,9 @@ const (
 // gives up with ErrConflict.
 const maxCASAttempts = 16
 
-// Header names of KV markers (nats.go keeps the KV one unexported).
-const (
-	kvOperationHeader = "KV-Operation"
-)
+// kvOperationHeader marks KV delete and purge markers (nats.go keeps its
+// constant unexported).
+const kvOperationHeader = "KV-Operation"
 
 var validBucket = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 

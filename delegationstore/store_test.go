@@ -196,14 +196,14 @@ func TestSecretNotStored(t *testing.T) {
 	seed, seed2 := sk.Seed(), sk2.Seed()
 	kek := delegationstore.KEKBytes(kr.Current())
 	forbidden := map[string][]byte{
-		"secret hex":         []byte(sk.RevealSecretHex()),
-		"secret raw":         seed,
-		"secret hex (2)":     []byte(sk2.RevealSecretHex()),
-		"secret raw (2)":     seed2,
-		"secret HEX":         []byte(strings.ToUpper(sk.RevealSecretHex())),
-		"KEK hex":            []byte(hex.EncodeToString(kek)),
-		"KEK raw":            kek,
-		"secret base64 (2)?": []byte(strings.TrimRight(jsonB64(seed2), "=")),
+		"secret hex":        []byte(sk.RevealSecretHex()),
+		"secret raw":        seed,
+		"secret hex (2)":    []byte(sk2.RevealSecretHex()),
+		"secret raw (2)":    seed2,
+		"secret HEX":        []byte(strings.ToUpper(sk.RevealSecretHex())),
+		"KEK hex":           []byte(hex.EncodeToString(kek)),
+		"KEK raw":           kek,
+		"secret base64 (2)": []byte(strings.TrimRight(jsonB64(seed2), "=")),
 	}
 
 	kv, err := js.KeyValue(t.Context(), delegationstore.DefaultBucket)

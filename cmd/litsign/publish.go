@@ -1,5 +1,3 @@
-//go:build litwip
-
 package main
 
 import (
