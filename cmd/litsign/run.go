@@ -40,6 +40,8 @@ func commands() map[string]command {
 		"revoke":             {"revoke the delegation stored for a PKP (operator)", cmdRevoke},
 		"delegations":        {"list stored delegations (no secrets)", cmdDelegations},
 		"devnet":             {"run a local Lit network and print its description JSON", cmdDevnet},
+		"sign":               {"submit a pkp-sign job and print its result", cmdSign},
+		"bench":              {"load-generate sign jobs and report jobs/s and latency percentiles", cmdBench},
 	}
 }
 

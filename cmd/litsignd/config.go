@@ -44,6 +44,9 @@ type config struct {
 	workers       int
 	sessionTTL    time.Duration
 	drainTimeout  time.Duration
+	jobMaxDeliver int
+	jobAckWait    time.Duration
+	maxAckPending int
 
 	devInfo     string
 	devnetNodes int
@@ -92,6 +95,9 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.workers, "workers", 256, "jobs in flight per replica")
 	fs.DurationVar(&cfg.sessionTTL, "session-ttl", 2*time.Minute, "lifetime of the session signatures minted per request (capped at the delegation's)")
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for in-flight work")
+	fs.IntVar(&cfg.jobMaxDeliver, "job-max-deliver", 5, "deliveries of a job before its last transient failure is final")
+	fs.DurationVar(&cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
+	fs.IntVar(&cfg.maxAckPending, "max-ack-pending", 4096, "jobs in flight over all replicas (the jobs consumer's MaxAckPending)")
 
 	fs.StringVar(&cfg.devInfo, "dev-info", "", "dev: where to write the description JSON (default <data-dir>/dev-info.json)")
 	fs.IntVar(&cfg.devnetNodes, "devnet-nodes", 4, "dev: number of local Lit nodes")

@@ -161,6 +161,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SecureDelete: func(ctx context.Context, seq uint64) error { return delStream.SecureDeleteMsg(ctx, seq) },
 	}
 
+	// Sign jobs.
+	if err := topo.EnsureJobs(ctx, js); err != nil {
+		return err
+	}
+	ledger, err := consumer.OpenLedger(ctx, js, topo.JobsBucket, 0, cfg.replicas)
+	if err != nil {
+		return err
+	}
+	jobMetrics := consumer.NewJobMetrics(reg)
+	lit.Observe = jobMetrics.ObserveLit
+	jobsCons, exhaustedCons, err := topo.EnsureJobsConsumers(ctx, js, topo.JobsConsumerConfig(cfg.jobMaxDeliver, cfg.jobAckWait, cfg.maxAckPending))
+	if err != nil {
+		return err
+	}
+	jobStream, err := js.Stream(ctx, topo.JobsStream)
+	if err != nil {
+		return err
+	}
+	jobs := &consumer.Jobs{
+		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
+		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
+		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: jobMetrics,
+	}
+
 	ln, err := net.Listen("tcp", cfg.metricsListen)
 	if err != nil {
 		return fmt.Errorf("--metrics-listen: %w", err)
@@ -175,7 +199,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"streams", func() error {
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			_, err := intakeCons.Info(cctx)
+			if _, err := intakeCons.Info(cctx); err != nil {
+				return err
+			}
+			_, err := jobsCons.Info(cctx)
 			return err
 		}},
 		{"delegations", func() error {
@@ -219,6 +246,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	g.Go(func() error {
 		return consumer.Pull(gctx, intakeCons, 8, cfg.drainTimeout, intake.Handle, logger.With("component", "intake"))
+	})
+	g.Go(func() error {
+		return consumer.Pull(gctx, jobsCons, cfg.workers, cfg.drainTimeout, jobs.Handle, logger.With("component", "jobs"))
+	})
+	g.Go(func() error {
+		return consumer.Pull(gctx, exhaustedCons, 1, cfg.drainTimeout, jobs.HandleExhausted, logger.With("component", "exhausted"))
 	})
 
 	// Ready: tell the operator (and, in dev mode, scripts) where everything is.

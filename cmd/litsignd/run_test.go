@@ -163,6 +163,43 @@ func TestRunDevStoresDelegationAndSurvivesRestart(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no stored event\n%s", logs.String())
 	}
+	// A producer's pkp-sign job: the result comes back on its private reply
+	// subject and the signature recovers to the PKP's address.
+	reply := nats.NewInbox()
+	rsub, err := nc.SubscribeSync(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := nats.NewMsg("lit.jobs.pkp-sign")
+	job.Header.Set("Nats-Msg-Id", "job-1")
+	job.Header.Set("Lit-Reply-To", reply)
+	job.Data = []byte(`{"id":"job-1","pkpPublicKey":"` + pkp.Hex() + `","toSign":"hello from a producer"}`)
+	if _, err := js.PublishMsg(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	rm, err := rsub.NextMsg(30 * time.Second)
+	if err != nil {
+		t.Fatalf("no job result: %v\n%s", err, logs.String())
+	}
+	var res struct {
+		Status    string `json:"status"`
+		Signature struct {
+			Signature string `json:"signature"`
+		} `json:"signature"`
+	}
+	if err := json.Unmarshal(rm.Data, &res); err != nil || res.Status != "ok" {
+		t.Fatalf("job result %s", rm.Data)
+	}
+	sig := common.FromHex(res.Signature.Signature)
+	if len(sig) != 65 {
+		t.Fatalf("signature %q is not 65 bytes", res.Signature.Signature)
+	}
+	sig[64] -= 27
+	pub, err := crypto.SigToPub(crypto.Keccak256([]byte("hello from a producer")), sig)
+	if err != nil || crypto.PubkeyToAddress(*pub) != pkp.Address() {
+		t.Fatalf("job signature does not recover to the PKP address: %v", err)
+	}
+
 	// Metrics show it.
 	for _, name := range []string{`litsignd_delegations_processed_total{kind="delegation",outcome="stored",reason=""} 1`, "litsignd_delegation_verify_duration_seconds", "litsignd_build_info"} {
 		deadline := time.Now().Add(5 * time.Second)

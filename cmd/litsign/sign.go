@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/litsignd/litsignd/litnode"
+)
+
+// jobResult is the part of a litsignd result litsign reads.
+type jobResult struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Error  *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// newJobID makes a random job id.
+func newJobID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "litsign-" + hex.EncodeToString(b)
+}
+
+// submit publishes one job to JetStream with Nats-Msg-Id = id and
+// Lit-Reply-To = reply, a core subject the caller listens on.
+func submit(ctx context.Context, nc *nats.Conn, subject, reply string, job map[string]any) error {
+	body, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(subject)
+	m.Data = body
+	m.Header.Set("Nats-Msg-Id", job["id"].(string))
+	m.Header.Set("Lit-Reply-To", reply)
+	js, err := nc.JetStream()
+	if err != nil {
+		return err
+	}
+	_, err = js.PublishMsg(m, nats.Context(ctx))
+	return err
+}
+
+func cmdSign(ctx context.Context, e env, args []string) (int, error) {
+	fs := flag.NewFlagSet("litsign sign", flag.ContinueOnError)
+	var c natsFlags
+	c.register(fs)
+	pkpHex := fs.String("pkp", "", "PKP public key 0x04…")
+	message := fs.String("message", "", "UTF-8 text to sign")
+	hexData := fs.String("hex", "", "0x bytes to sign")
+	chain := fs.String("chain", "ethereum", "ethereum (keccak256), bitcoin (sha256) or raw (32-byte digest)")
+	if err := parse(fs, e, args); err != nil {
+		return 2, err
+	}
+	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+		return 2, fmt.Errorf("--pkp: %w", err)
+	}
+	if (*message == "") == (*hexData == "") {
+		return 2, errors.New("give exactly one of --message and --hex")
+	}
+	nc, _, err := c.connect()
+	if err != nil {
+		return 1, err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	job := map[string]any{"id": newJobID(), "pkpPublicKey": *pkpHex, "chain": *chain}
+	if *message != "" {
+		job["toSign"] = *message
+	} else {
+		job["toSignHex"] = *hexData
+	}
+	reply := nats.NewInbox()
+	sub, err := nc.SubscribeSync(reply)
+	if err != nil {
+		return 1, err
+	}
+	defer sub.Unsubscribe()
+	if err := submit(ctx, nc, c.topology().JobSubject("pkp-sign"), reply, job); err != nil {
+		return 1, fmt.Errorf("publish job: %w", err)
+	}
+	m, err := sub.NextMsgWithContext(ctx)
+	if err != nil {
+		return 1, fmt.Errorf("no result within --timeout %s: %w", c.timeout, err)
+	}
+	fmt.Fprintln(e.stdout, string(m.Data))
+	var r jobResult
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return 1, fmt.Errorf("unreadable result: %w", err)
+	}
+	if r.Status != "ok" {
+		code := "unknown"
+		if r.Error != nil {
+			code = r.Error.Code
+		}
+		return 1, fmt.Errorf("job failed: %s", code)
+	}
+	return 0, nil
+}
+
+func cmdBench(ctx context.Context, e env, args []string) (int, error) {
+	fs := flag.NewFlagSet("litsign bench", flag.ContinueOnError)
+	var c natsFlags
+	c.register(fs)
+	pkpHex := fs.String("pkp", "", "PKP public key 0x04…")
+	jobs := fs.Int("jobs", 1000, "number of jobs")
+	conc := fs.Int("concurrency", 64, "jobs in flight")
+	kind := fs.String("kind", "pkp-sign", "job kind: pkp-sign or execute-js")
+	code := fs.String("code", "", "execute-js: action source (JavaScript)")
+	if err := parse(fs, e, args); err != nil {
+		return 2, err
+	}
+	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+		return 2, fmt.Errorf("--pkp: %w", err)
+	}
+	if *jobs < 1 || *conc < 1 {
+		return 2, errors.New("--jobs and --concurrency must be positive")
+	}
+	nc, _, err := c.connect()
+	if err != nil {
+		return 1, err
+	}
+	defer nc.Close()
+	res, err := runBench(ctx, nc, benchSpec{subject: c.topology().JobSubject(*kind), kind: *kind, pkp: *pkpHex, code: *code, jobs: *jobs, conc: *conc, timeout: c.timeout}, e.stderr)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprint(e.stdout, res.String())
+	if res.errors > 0 {
+		return 1, fmt.Errorf("%d jobs ended with an error result", res.errors)
+	}
+	return 0, nil
+}
+
+type benchSpec struct {
+	subject, kind, pkp, code string
+	jobs, conc               int
+	timeout                  time.Duration
+}
+
+type benchResult struct {
+	jobs, errors, lost int
+	elapsed            time.Duration
+	latencies          []time.Duration
+	codes              map[string]int
+}
+
+func (r benchResult) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(r.latencies)))) - 1
+	return r.latencies[max(0, min(i, len(r.latencies)-1))]
+}
+
+func (r benchResult) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "jobs:        %d in %s\n", r.jobs, r.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "throughput:  %.1f jobs/s\n", float64(r.jobs-r.lost)/r.elapsed.Seconds())
+	fmt.Fprintf(&b, "latency:     p50 %s  p90 %s  p99 %s  max %s\n", r.percentile(50).Round(time.Microsecond), r.percentile(90).Round(time.Microsecond), r.percentile(99).Round(time.Microsecond), r.percentile(100).Round(time.Microsecond))
+	fmt.Fprintf(&b, "errors:      %d", r.errors)
+	if len(r.codes) > 0 {
+		codes := make([]string, 0, len(r.codes))
+		for k, v := range r.codes {
+			codes = append(codes, fmt.Sprintf("%s=%d", k, v))
+		}
+		sort.Strings(codes)
+		fmt.Fprintf(&b, " (%s)", strings.Join(codes, ", "))
+	}
+	fmt.Fprintf(&b, "\nno result:   %d\n", r.lost)
+	return b.String()
+}
+
+// runBench submits spec.jobs jobs with spec.conc in flight, each waiting for
+// its result on one shared reply subject, and draws a progress bar on w.
+func runBench(ctx context.Context, nc *nats.Conn, spec benchSpec, w io.Writer) (benchResult, error) {
+	reply := nats.NewInbox()
+	var mu sync.Mutex
+	waiting := map[string]chan jobResult{}
+	sub, err := nc.Subscribe(reply, func(m *nats.Msg) {
+		var r jobResult
+		if json.Unmarshal(m.Data, &r) != nil {
+			return
+		}
+		mu.Lock()
+		ch := waiting[r.ID]
+		delete(waiting, r.ID)
+		mu.Unlock()
+		if ch != nil {
+			ch <- r
+		}
+	})
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer sub.Unsubscribe()
+	_ = sub.SetPendingLimits(-1, -1)
+
+	res := benchResult{jobs: spec.jobs, codes: map[string]int{}}
+	lat := make([]time.Duration, 0, spec.jobs)
+	var done atomic.Int64
+	var latMu sync.Mutex
+	next := make(chan int)
+	start := time.Now()
+	stopBar := make(chan struct{})
+	barDone := make(chan struct{})
+	go func() {
+		defer close(barDone)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopBar:
+				drawBar(w, int(done.Load()), spec.jobs, time.Since(start))
+				fmt.Fprintln(w)
+				return
+			case <-t.C:
+				drawBar(w, int(done.Load()), spec.jobs, time.Since(start))
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range spec.conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				id := newJobID()
+				ch := make(chan jobResult, 1)
+				mu.Lock()
+				waiting[id] = ch
+				mu.Unlock()
+				job := map[string]any{"id": id, "pkpPublicKey": spec.pkp}
+				if spec.kind == "execute-js" {
+					job["code"] = spec.code
+				} else {
+					job["toSign"] = "litsign bench " + id
+				}
+				t0 := time.Now()
+				jctx, cancel := context.WithTimeout(ctx, spec.timeout)
+				err := submit(jctx, nc, spec.subject, reply, job)
+				var r jobResult
+				ok := false
+				if err == nil {
+					select {
+					case r = <-ch:
+						ok = true
+					case <-jctx.Done():
+					}
+				}
+				cancel()
+				latMu.Lock()
+				switch {
+				case !ok:
+					res.lost++
+				case r.Status != "ok":
+					res.errors++
+					if r.Error != nil {
+						res.codes[r.Error.Code]++
+					}
+					lat = append(lat, time.Since(t0))
+				default:
+					lat = append(lat, time.Since(t0))
+				}
+				latMu.Unlock()
+				done.Add(1)
+			}
+		}()
+	}
+	for i := 0; i < spec.jobs && ctx.Err() == nil; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	close(stopBar)
+	<-barDone
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	res.latencies = lat
+	return res, nil
+}
+
+func drawBar(w io.Writer, done, total int, elapsed time.Duration) {
+	const width = 40
+	filled := width * done / max(total, 1)
+	rate := float64(done) / max(elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(w, "\r[%s%s] %d/%d  %.0f jobs/s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done, total, rate)
+}

@@ -1,0 +1,651 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/litnode"
+)
+
+// DelegationSource is the part of *delegationstore.Store the job consumer
+// uses: delegations from the in-memory cache, no network round trip.
+type DelegationSource interface {
+	Get(ctx context.Context, pkp litnode.PKPPublicKey) (*delegationstore.Delegation, error)
+}
+
+// Signer is the part of *litnode.Client the job consumer uses. One client
+// is shared by all jobs: it keeps one handshake and refreshes it itself.
+type Signer interface {
+	PKPSign(ctx context.Context, req litnode.PKPSignRequest) (litnode.ECDSASignature, error)
+}
+
+// ResultPublisher publishes a job's result body on subject with msgID as
+// its Nats-Msg-Id ("" for none). *NATSResults implements it.
+type ResultPublisher interface {
+	PublishResult(ctx context.Context, subject, msgID string, body []byte) error
+}
+
+// JobStream is the part of the jobs jetstream.Stream that
+// Jobs.HandleExhausted uses.
+type JobStream interface {
+	GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error)
+	DeleteMsg(ctx context.Context, seq uint64) error
+}
+
+// Defaults of Jobs.
+const (
+	DefaultSessionTTL   = 2 * time.Minute
+	DefaultExpiryMargin = 30 * time.Second
+	DefaultHeartbeat    = 10 * time.Second
+	DefaultJobTimeout   = 2 * time.Minute
+)
+
+// Jobs handles sign jobs: decode and validate, delegation from the cache,
+// pre-checks without any network call (expiry with a margin, ReCap scope),
+// fresh short-lived session signatures for the selected nodes, PKPSign,
+// then one result and the acknowledgement decided by jobDisposition. A
+// job's ledger entry makes a redelivered job that already has a final
+// result publish that result again instead of signing twice.
+//
+// Handle is a Handler for Pull, which bounds jobs in flight and pulls in
+// small batches (jetstream-notes A.1). Configure the fields, then call
+// Handle concurrently; the fields must not change afterwards. Zero values
+// mean the documented defaults. Nothing Jobs logs or publishes contains a
+// session secret.
+type Jobs struct {
+	// Delegations looks delegations up. Required.
+	Delegations DelegationSource
+	// Signer signs with a PKP. Required.
+	Signer Signer
+	// Results publishes results. Required.
+	Results ResultPublisher
+	// Events publishes "needed" events when a job fails for lack of a
+	// valid delegation; nil publishes none.
+	Events Events
+	// Topology names subjects, streams and consumers.
+	Topology Topology
+	// Ledger records started and done jobs; nil disables idempotency across
+	// redeliveries.
+	Ledger *Ledger
+	// Stream is the jobs stream, for HandleExhausted; nil disables it.
+	Stream JobStream
+	// SessionTTL is the lifetime of the session signatures minted for a
+	// job, capped at the delegation's expiration. Default 2 min.
+	SessionTTL time.Duration
+	// ExpiryMargin: a delegation that expires within it is treated as
+	// expired, so no job starts on one that would lapse mid-request.
+	// Default 30 s; negative means none.
+	ExpiryMargin time.Duration
+	// MaxDeliver is the jobs consumer's MaxDeliver: on that delivery a
+	// transient failure is final. 0 means unlimited (never final).
+	MaxDeliver int
+	// Heartbeat is the interval of InProgress while a job waits on the
+	// nodes; keep it below a third of AckWait. Default 10 s; negative
+	// disables heartbeats.
+	Heartbeat time.Duration
+	// Timeout bounds one delivery's Lit call. Default 2 min.
+	Timeout time.Duration
+	// Backoff is the redelivery delay after the n-th delivery failed
+	// transiently; nil means 1 s, 2 s, 4 s … capped at 30 s.
+	Backoff func(numDelivered uint64) time.Duration
+	// Logger receives the consumer's logs; nil discards them.
+	Logger *slog.Logger
+	// Metrics records job metrics; nil records none.
+	Metrics *JobMetrics
+	// Now is the clock of the pre-checks and results; nil means time.Now.
+	Now func() time.Time
+}
+
+// errUnusableDelegation: a stored delegation without a parsed form or a
+// session key (a store bug, not the job's fault).
+var errUnusableDelegation = errors.New("stored delegation is unusable")
+
+func (j *Jobs) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
+}
+
+func (j *Jobs) logger() *slog.Logger {
+	if j.Logger != nil {
+		return j.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (j *Jobs) backoff(n uint64) time.Duration {
+	if j.Backoff != nil {
+		return j.Backoff(n)
+	}
+	return nakDelay(&jetstream.MsgMetadata{NumDelivered: n})
+}
+
+func (j *Jobs) expiryMargin() time.Duration {
+	switch {
+	case j.ExpiryMargin < 0:
+		return 0
+	case j.ExpiryMargin == 0:
+		return DefaultExpiryMargin
+	}
+	return j.ExpiryMargin
+}
+
+// kindOf returns the job kind from the subject <prefix>.jobs.<kind>.
+func (j *Jobs) kindOf(subject string) string {
+	k, ok := strings.CutPrefix(subject, j.Topology.Prefix+".jobs.")
+	if !ok || k == "" || len(k) > 64 {
+		return "unknown"
+	}
+	return k
+}
+
+// metricKind bounds the kind label to the known kinds.
+func metricKind(kind string) string {
+	switch kind {
+	case KindPKPSign, KindExecuteJS:
+		return kind
+	}
+	return "unknown"
+}
+
+// checkReply rejects reply subjects a result must never be published to:
+// the jobs subjects (the result would become a job) and the JetStream API.
+// On rejection the reply subject is dropped, so the error result goes to
+// the default subject.
+func (j *Jobs) checkReply(job *Job) error {
+	if job.ReplyTo == "" {
+		return nil
+	}
+	if strings.HasPrefix(job.ReplyTo, j.Topology.Prefix+".jobs.") || strings.HasPrefix(job.ReplyTo, "$JS.") || strings.HasPrefix(job.ReplyTo, "$KV.") {
+		job.ReplyTo = ""
+		return badJob("reply subject is a jobs or JetStream subject")
+	}
+	return nil
+}
+
+// replySubject is where job's result goes; "" when it has nowhere to go
+// (no valid id and no reply subject).
+func (j *Jobs) replySubject(job Job) string {
+	switch {
+	case job.ReplyTo != "":
+		return job.ReplyTo
+	case job.ID != "":
+		return j.Topology.ResultSubject(job.ID)
+	}
+	return ""
+}
+
+// decode decodes a job message into a job with its kind, checks what
+// DecodeJob cannot know (kind, reply subject) and reports the first error.
+func (j *Jobs) decode(subject string, data []byte, header nats.Header) (Job, error) {
+	job, err := DecodeJob(data, header)
+	job.Kind = j.kindOf(subject)
+	if rerr := j.checkReply(&job); err == nil {
+		err = rerr
+	}
+	if err == nil && job.Kind != KindPKPSign {
+		err = badJob("job kind %q is not supported", job.Kind)
+	}
+	return job, err
+}
+
+// Handle handles one job delivery and acknowledges it: see Jobs and
+// jobDisposition.
+func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
+	start := time.Now()
+	j.Metrics.inFlightAdd(1)
+	defer j.Metrics.inFlightAdd(-1)
+	delivered := uint64(1)
+	if meta, err := msg.Metadata(); err == nil {
+		delivered = meta.NumDelivered
+	}
+	last := j.MaxDeliver > 0 && delivered >= uint64(j.MaxDeliver)
+
+	job, err := j.decode(msg.Subject(), msg.Data(), msg.Headers())
+	log := j.logger().With("job", job.ID, "kind", job.Kind, "delivery", delivered)
+	if job.PKPHex != "" && err == nil {
+		log = log.With("pkp", job.PKPHex)
+	}
+	f := finisher{j: j, msg: msg, job: job, log: log, start: start, delivered: delivered, last: last}
+
+	if err == nil && j.Ledger != nil {
+		rev, done, lerr := j.Ledger.MarkStarted(ctx, job.ID, job.Kind, delivered, j.now())
+		switch {
+		case lerr != nil:
+			err = fmt.Errorf("%w: %v", errInfra, lerr)
+		case done != nil:
+			f.republish(ctx, done)
+			return
+		default:
+			f.rev, f.ledgered = rev, true
+		}
+	}
+	var sig litnode.ECDSASignature
+	if err == nil {
+		sig, err = j.sign(ctx, msg, job, log)
+	}
+	f.finish(ctx, sig, err)
+}
+
+// sign runs the pre-checks and PKPSign for a decoded job.
+func (j *Jobs) sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.Logger) (litnode.ECDSASignature, error) {
+	var none litnode.ECDSASignature
+	d, err := j.Delegations.Get(ctx, job.PKP)
+	switch {
+	case errors.Is(err, delegationstore.ErrNotFound):
+		j.Metrics.lookup(lookupNotFound)
+		return none, err
+	case errors.Is(err, delegationstore.ErrExpired):
+		j.Metrics.lookup(lookupExpired)
+		return none, err
+	case err != nil:
+		j.Metrics.lookup(lookupError)
+		return none, err
+	}
+	// Pre-checks: no network call for a job that cannot succeed.
+	if margin := j.expiryMargin(); !j.now().Add(margin).Before(d.Expiration) {
+		j.Metrics.lookup(lookupExpired)
+		return none, fmt.Errorf("%w: the delegation for %s expires at %s, within the %s margin",
+			delegationstore.ErrExpired, job.PKPHex, d.Expiration.UTC().Format(time.RFC3339), margin)
+	}
+	j.Metrics.lookup(lookupHit)
+	parsed := d.Parsed
+	if parsed == nil {
+		if parsed, err = litnode.ParseDelegation(d.AuthSig); err != nil {
+			return none, fmt.Errorf("%w: %v", errUnusableDelegation, err)
+		}
+	}
+	if d.SessionKey == nil {
+		return none, fmt.Errorf("%w: no session key", errUnusableDelegation)
+	}
+	if !parsed.Grants(job.PKP.ResourceKey(), litnode.AbilityPKPSigning) {
+		return none, fmt.Errorf("%w: %s: the delegation's ReCap grants no Threshold/Signing on %s or lit-pkp://*",
+			errScopeDenied, job.PKPHex, job.PKP.ResourceKey())
+	}
+
+	stop := j.heartbeat(msg, log)
+	defer stop()
+	timeout := j.Timeout
+	if timeout <= 0 {
+		timeout = DefaultJobTimeout
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ttl := j.SessionTTL
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	return j.Signer.PKPSign(sctx, litnode.PKPSignRequest{
+		PKP:     job.PKP,
+		Message: job.Message,
+		Chain:   job.Chain,
+		Auth:    litnode.SessionAuth{Key: d.SessionKey, Delegation: d.AuthSig, Expiration: d.Expiration, TTL: ttl},
+	})
+}
+
+// heartbeat sends InProgress every Heartbeat until stop is called, so a
+// job waiting on slow nodes is not redelivered (jetstream-notes A.2).
+func (j *Jobs) heartbeat(msg jetstream.Msg, log *slog.Logger) (stop func()) {
+	every := j.Heartbeat
+	if every < 0 {
+		return func() {}
+	}
+	if every == 0 {
+		every = DefaultHeartbeat
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := msg.InProgress(); err != nil {
+					log.Debug("in-progress heartbeat failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// finisher carries one delivery to its result and acknowledgement.
+type finisher struct {
+	j         *Jobs
+	msg       jetstream.Msg
+	job       Job
+	log       *slog.Logger
+	start     time.Time
+	delivered uint64
+	last      bool
+	ledgered  bool   // the ledger has a started entry of this delivery
+	rev       uint64 // its revision
+}
+
+// finish decides the delivery's fate with jobDisposition, then publishes
+// the result (recorded in the ledger first) and acks or terminates, or
+// naks.
+func (f *finisher) finish(ctx context.Context, sig litnode.ECDSASignature, err error) {
+	j, job, log := f.j, f.job, f.log
+	code, retryable, act := jobDisposition(err, f.last)
+	if act == actNak {
+		delay := j.backoff(f.delivered)
+		log.Warn("job failed transiently; redelivery requested", "code", code, "delay", delay, "err", err)
+		f.nak(code, delay)
+		return
+	}
+	res := Result{ID: job.ID, Kind: job.Kind, PKPPublicKey: job.PKPHex}
+	outcome := outcomeOK
+	if err == nil {
+		res.Status = StatusOK
+		res.Signature = newResultSignature(sig)
+		at := j.now().UTC()
+		res.CompletedAt = &at
+	} else {
+		outcome = outcomeError
+		res.Status = StatusError
+		res.Error = &ResultError{Code: code, Message: errorMessage(err), Retryable: retryable}
+		log.Info("job failed", "code", code, "retryable", retryable, "err", err)
+	}
+	subject := j.replySubject(job)
+	if subject == "" {
+		log.Warn("job has neither a valid id nor a reply subject: no result can be published; terminating it", "code", code, "err", err)
+		j.Metrics.job(metricKind(job.Kind), outcomeDropped, code, time.Since(f.start))
+		f.term(code)
+		return
+	}
+	body, merr := json.Marshal(res)
+	if merr != nil { // cannot happen: plain strings and numbers
+		log.Error("marshal result", "err", merr)
+		f.nak(CodeInternal, j.backoff(f.delivered))
+		return
+	}
+	if needsDelegation(code) {
+		j.publishNeeded(ctx, job, code, err, log)
+	}
+	if f.ledgered {
+		done, lerr := j.Ledger.MarkDone(ctx, job.ID, f.rev, LedgerEntry{Kind: job.Kind, Deliveries: f.delivered, Subject: subject, Result: body, DoneAt: j.now()})
+		switch {
+		case lerr != nil:
+			// Publish anyway: the ack stops redeliveries; only a crash
+			// before it would sign again.
+			log.Warn("could not record the result in the job ledger", "err", lerr)
+		case done != nil:
+			log.Info("another delivery of the job recorded its result first; this one publishes nothing")
+			j.Metrics.job(metricKind(job.Kind), outcomeSuperseded, "", time.Since(f.start))
+			f.ack(ctx)
+			return
+		}
+	}
+	if perr := j.Results.PublishResult(ctx, subject, job.ID, body); perr != nil {
+		// Redeliver even on the last delivery: the redelivery (or the
+		// exhausted-jobs handler) publishes the result the ledger holds.
+		delay := j.backoff(f.delivered)
+		log.Error("publish result failed; redelivery requested", "subject", subject, "delay", delay, "err", perr)
+		f.nak(CodeInternal, delay)
+		return
+	}
+	j.Metrics.job(metricKind(job.Kind), outcome, code, time.Since(f.start))
+	if act == actAck {
+		f.ack(ctx)
+	} else {
+		f.term(code)
+	}
+}
+
+// republish publishes the result the ledger recorded for a job that is
+// done, on the job's reply subject, with the same Nats-Msg-Id, and acks.
+func (f *finisher) republish(ctx context.Context, done *LedgerEntry) {
+	subject := f.j.replySubject(f.job)
+	if err := f.j.Results.PublishResult(ctx, subject, f.job.ID, done.Result); err != nil {
+		delay := f.j.backoff(f.delivered)
+		f.log.Error("republish of the recorded result failed; redelivery requested", "subject", subject, "err", err)
+		f.nak(CodeInternal, delay)
+		return
+	}
+	f.log.Info("job already done: recorded result published again", "subject", subject, "done_at", done.DoneAt)
+	f.j.Metrics.job(metricKind(f.job.Kind), outcomeRepublished, "", time.Since(f.start))
+	f.ack(ctx)
+}
+
+func (f *finisher) nak(code string, delay time.Duration) {
+	f.j.Metrics.job(metricKind(f.job.Kind), outcomeRetry, code, time.Since(f.start))
+	if err := f.msg.NakWithDelay(delay); err != nil {
+		f.log.Warn("nak failed", "err", err)
+	}
+}
+
+// ack acknowledges with the server's confirmation, after the result is
+// published (jetstream-notes A.2, A.6).
+func (f *finisher) ack(ctx context.Context) {
+	if err := f.msg.DoubleAck(ctx); err != nil {
+		f.log.Warn("ack failed; a redelivery will publish the recorded result", "err", err)
+	}
+}
+
+func (f *finisher) term(code string) {
+	if err := f.msg.TermWithReason(code); err != nil {
+		f.log.Warn("term failed", "err", err)
+	}
+}
+
+// needsDelegation reports whether a job failed for lack of a valid
+// delegation, which the client must supply anew.
+func needsDelegation(code string) bool {
+	switch code {
+	case CodeDelegationNotFound, CodeDelegationExpired, CodeScopeDenied, CodeLitAuthFailed:
+		return true
+	}
+	return false
+}
+
+// publishNeeded publishes <prefix>.events.delegation.needed.<pkp>, once
+// per job (deduplicated by the events stream). Failure is logged only: the
+// job's result is what the producer waits for.
+func (j *Jobs) publishNeeded(ctx context.Context, job Job, code string, cause error, log *slog.Logger) {
+	if j.Events == nil || job.PKPHex == "" {
+		return
+	}
+	ev := DelegationEvent{Type: EventNeeded, PKPPublicKey: job.PKPHex, Reason: code, Message: errorMessage(cause), JobID: job.ID, At: j.now().UTC()}
+	msgID := ""
+	if job.ID != "" {
+		msgID = "needed-" + job.ID
+	}
+	if err := j.Events.Publish(ctx, ev, msgID); err != nil {
+		log.Warn("publish delegation needed event", "err", err)
+	}
+}
+
+// maxDeliveriesAdvisory is the body of io.nats.jetstream.advisory.v1.max_deliver
+// (jetstream-notes A.5).
+type maxDeliveriesAdvisory struct {
+	Type       string `json:"type"`
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// HandleExhausted handles one max-deliveries advisory of the jobs consumer
+// (a message of Topology.ExhaustedStream): the job ran out of deliveries
+// without a final result (its handlers crashed or stalled past AckWait, or
+// its result could not be published), and a work-queue stream keeps such a
+// job (jetstream-notes A.3). It publishes the job's result (the ledger's,
+// if one was recorded, else a delivery_exhausted error), then deletes the
+// job from the stream and acks, so no job is lost or stuck.
+func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
+	log := j.logger().With("component", "exhausted")
+	var adv maxDeliveriesAdvisory
+	if err := json.Unmarshal(msg.Data(), &adv); err != nil || adv.StreamSeq == 0 {
+		log.Warn("ignoring an advisory that does not decode", "err", err)
+		_ = msg.Term()
+		return
+	}
+	if adv.Stream != j.Topology.JobsStream || adv.Consumer != j.Topology.JobsConsumer || j.Stream == nil {
+		_ = msg.Ack()
+		return
+	}
+	retry := func(what string, err error) {
+		delay := j.backoff(1)
+		log.Warn(what+"; retrying the advisory", "seq", adv.StreamSeq, "err", err)
+		_ = msg.NakWithDelay(delay)
+	}
+	raw, err := j.Stream.GetMsg(ctx, adv.StreamSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		_ = msg.Ack() // handled meanwhile
+		return
+	}
+	if err != nil {
+		retry("read exhausted job", err)
+		return
+	}
+	job, derr := j.decode(raw.Subject, raw.Data, raw.Header)
+	log = log.With("job", job.ID, "seq", adv.StreamSeq, "deliveries", adv.Deliveries)
+	subject := j.replySubject(job)
+	var body []byte
+	if derr == nil && j.Ledger != nil {
+		done, err := j.Ledger.Get(ctx, job.ID)
+		if err != nil {
+			retry("read job ledger", err)
+			return
+		}
+		if done != nil && done.State == LedgerDone {
+			body = done.Result
+		}
+	}
+	if body == nil {
+		res := Result{ID: job.ID, Kind: job.Kind, PKPPublicKey: job.PKPHex, Status: StatusError,
+			Error: &ResultError{Code: CodeDeliveryExhausted, Retryable: true,
+				Message: fmt.Sprintf("the job was delivered %d times without completing", adv.Deliveries)}}
+		if derr != nil {
+			res.Error = &ResultError{Code: CodeBadRequest, Message: errorMessage(derr)}
+		}
+		if body, err = json.Marshal(res); err != nil {
+			retry("marshal result", err)
+			return
+		}
+		if derr == nil && j.Ledger != nil {
+			done, err := j.Ledger.MarkDone(ctx, job.ID, 0, LedgerEntry{Kind: job.Kind, Deliveries: adv.Deliveries, Subject: subject, Result: body, DoneAt: j.now()})
+			if err != nil {
+				retry("record exhausted job", err)
+				return
+			}
+			if done != nil {
+				body = done.Result
+			}
+		}
+	}
+	if subject != "" {
+		if err := j.Results.PublishResult(ctx, subject, job.ID, body); err != nil {
+			retry("publish result of exhausted job", err)
+			return
+		}
+	}
+	if err := j.Stream.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		retry("delete exhausted job", err)
+		return
+	}
+	log.Warn("job exhausted its deliveries; final result published and job removed", "subject", subject)
+	j.Metrics.exhausted()
+	if err := msg.DoubleAck(ctx); err != nil {
+		log.Warn("ack advisory", "err", err)
+	}
+}
+
+// NATSResults publishes results: to subjects a stream captures (the
+// results stream, or a producer's own stream) with a JetStream publish
+// that waits for the stream's ack and is deduplicated by Nats-Msg-Id;
+// to any other subject (the _INBOX of a producer waiting on it) with a
+// plain NATS publish that carries the same header (jetstream-notes A.6).
+// It is safe for concurrent use.
+type NATSResults struct {
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	Topology Topology
+
+	mu       sync.Mutex
+	captured map[string]capturedAt
+}
+
+type capturedAt struct {
+	yes bool
+	at  time.Time
+}
+
+// capturedTTL is how long a stream lookup of a reply subject is reused.
+const capturedTTL = 30 * time.Second
+
+// PublishResult implements ResultPublisher.
+func (p *NATSResults) PublishResult(ctx context.Context, subject, msgID string, body []byte) error {
+	captured, err := p.isCaptured(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("publish result to %s: %w", subject, err)
+	}
+	if captured {
+		var opts []jetstream.PublishOpt
+		if msgID != "" {
+			opts = append(opts, jetstream.WithMsgID(msgID))
+		}
+		if _, err := p.JS.Publish(ctx, subject, body, opts...); err != nil {
+			return fmt.Errorf("publish result to %s: %w", subject, err)
+		}
+		return nil
+	}
+	m := nats.NewMsg(subject)
+	m.Data = body
+	if msgID != "" {
+		m.Header.Set(jetstream.MsgIDHeader, msgID)
+	}
+	if err := p.Conn.PublishMsg(m); err != nil {
+		return fmt.Errorf("publish result to %s: %w", subject, err)
+	}
+	return nil
+}
+
+// isCaptured reports whether a stream captures subject.
+func (p *NATSResults) isCaptured(ctx context.Context, subject string) (bool, error) {
+	switch {
+	case strings.HasPrefix(subject, p.Topology.Prefix+".results."):
+		return true, nil
+	case strings.HasPrefix(subject, nats.InboxPrefix):
+		return false, nil
+	}
+	p.mu.Lock()
+	c, ok := p.captured[subject]
+	p.mu.Unlock()
+	if ok && time.Since(c.at) < capturedTTL {
+		return c.yes, nil
+	}
+	_, err := p.JS.StreamNameBySubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		c = capturedAt{yes: false, at: time.Now()}
+	case err != nil:
+		return false, err
+	default:
+		c = capturedAt{yes: true, at: time.Now()}
+	}
+	p.mu.Lock()
+	if p.captured == nil || len(p.captured) > 4096 {
+		p.captured = map[string]capturedAt{}
+	}
+	p.captured[subject] = c
+	p.mu.Unlock()
+	return c.yes, nil
+}

@@ -1,0 +1,148 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/litnode/devnet"
+)
+
+// benchConcurrency is the jobs in flight of the pipeline (Pull workers)
+// and the goroutines of the direct baseline.
+const benchConcurrency = 32
+
+// benchFixture is one devnet, one Lit client and one delegation shared by
+// BenchmarkJobsPipeline and BenchmarkDirectPKPSign, so that both measure
+// the same network in the same run. It lives until the test binary exits.
+type benchFixture struct {
+	net     *devnet.Network
+	lit     *litnode.Client
+	pkp     devnet.DevPKP
+	handOff *litnode.HandOff
+	exp     time.Time
+}
+
+var (
+	benchOnce sync.Once
+	benchFx   *benchFixture
+	benchErr  error
+)
+
+func sharedBenchFixture(b *testing.B) *benchFixture {
+	b.Helper()
+	benchOnce.Do(func() {
+		n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: 1, NodeTimeout: 5 * time.Second})
+		if err != nil {
+			benchErr = err
+			return
+		}
+		lit := &litnode.Client{Network: n.NetworkConfig(), HandshakeTimeout: 5 * time.Second, RequestTimeout: 5 * time.Second, RetryBackoff: 10 * time.Millisecond}
+		p := n.PKPs()[0]
+		key, err := litnode.GenerateSessionKey(nil)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		reqs, _ := litnode.ParseResourceShorthand("pkp-signing:*")
+		exp := time.Now().Add(time.Hour)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a, err := lit.SignSessionKey(ctx, litnode.SignSessionKeyRequest{PKP: p.PublicKey, SessionKey: key.PublicKey(), Owner: p.OwnerKey, Resources: reqs, Expiration: exp})
+		if err != nil {
+			benchErr = err
+			return
+		}
+		benchFx = &benchFixture{net: n, lit: lit, pkp: p, handOff: &litnode.HandOff{PKP: p.PublicKey, SessionKey: key, Delegation: a}, exp: exp}
+	})
+	if benchErr != nil {
+		b.Fatalf("bench fixture: %v", benchErr)
+	}
+	return benchFx
+}
+
+// BenchmarkJobsPipeline publishes b.N pkp-sign jobs to LIT_JOBS and waits
+// for their b.N results: decode, ledger, delegation cache, session sigs,
+// PKPSign on the devnet, result publish and ack, with benchConcurrency jobs
+// in flight. It reports jobs/s end to end.
+func BenchmarkJobsPipeline(b *testing.B) {
+	fx := sharedBenchFixture(b)
+	e := newJobsEnv(b, jobsEnvConfig{net: fx.net, lit: fx.lit, workers: benchConcurrency, ackWait: 30 * time.Second, heartbeat: 10 * time.Second})
+	e.put(e.store, fx.handOff)
+	sub := e.subscribe(e.topo.ResultsSubjects())
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		b.Fatal(err)
+	}
+	run := e.newID("bench")
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i] = jobBody(fmt.Sprintf("%s-%d", run, i), fx.pkp, fmt.Sprintf("bench %d", i), nil)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	pubErr := make(chan error, 1)
+	go func() {
+		for i, body := range bodies {
+			m := nats.NewMsg(e.topo.JobSubject(KindPKPSign))
+			m.Data = body
+			m.Header.Set("Nats-Msg-Id", fmt.Sprintf("%s-%d", run, i))
+			if _, err := e.js.PublishMsg(context.Background(), m); err != nil {
+				pubErr <- err
+				return
+			}
+		}
+		pubErr <- nil
+	}()
+	for range b.N {
+		m, err := sub.NextMsg(60 * time.Second)
+		if err != nil {
+			b.Fatalf("waiting for results: %v", err)
+		}
+		var r Result
+		if err := json.Unmarshal(m.Data, &r); err != nil || r.Status != StatusOK {
+			b.Fatalf("result %s (%v)", m.Data, err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := <-pubErr; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+}
+
+// BenchmarkDirectPKPSign is the baseline: the same PKPSign on the same
+// devnet with the same client and delegation, called directly by
+// benchConcurrency goroutines, without NATS. It reports signatures/s as
+// jobs/s.
+func BenchmarkDirectPKPSign(b *testing.B) {
+	fx := sharedBenchFixture(b)
+	auth := litnode.SessionAuth{Key: fx.handOff.SessionKey, Delegation: fx.handOff.Delegation, Expiration: fx.exp, TTL: DefaultSessionTTL}
+	if err := fx.lit.Connect(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism((benchConcurrency + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			_, err := fx.lit.PKPSign(context.Background(), litnode.PKPSignRequest{PKP: fx.pkp.PublicKey, Message: fmt.Appendf(nil, "bench %d", i), Chain: litnode.ChainEthereum, Auth: auth})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+}
