@@ -2,8 +2,10 @@ package litnode
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -101,6 +103,73 @@ func (d *Delegation) Resources() []ResourceAbilityRequest {
 		out = append(out, RequestsFromRecap(r)...)
 	}
 	return out
+}
+
+// DerivedAuthData is the auth data the SDK's
+// createPkpAuthContextFromPreGenerated derives from a delegation's
+// lit-resolvedauthcontext (auth.md §4.2 step 1).
+type DerivedAuthData struct {
+	AuthMethodType int            `json:"authMethodType"`
+	AuthMethodID   string         `json:"authMethodId"`
+	AccessToken    string         `json:"accessToken"`
+	PublicKey      string         `json:"publicKey,omitempty"`
+	AuthContext    map[string]any `json:"-"`
+}
+
+// ErrNoAuthContext is the SDK's error when a delegation carries no EthWallet
+// auth context; its text is the SDK's.
+var ErrNoAuthContext = errors.New("Failed to derive authData from delegation signature. Provide authData explicitly when calling createPkpAuthContextFromPreGenerated.")
+
+// DerivedAuthData derives the auth data as the SDK does: from the first
+// nota-bene with an auth_context, the auth method context used for the
+// sign-session-key request (else the first); only EthWallet (type 1) with a
+// 0x userId derives (auth.md §4.2).
+func (d *Delegation) DerivedAuthData() (DerivedAuthData, error) {
+	for _, r := range d.Recaps {
+		for _, uri := range sortedKeys(r.Att) {
+			for _, ability := range sortedKeys(r.Att[uri]) {
+				for _, nb := range r.Att[uri][ability] {
+					ctx, ok := nb["auth_context"].(map[string]any)
+					if !ok {
+						continue
+					}
+					methods, _ := ctx["authMethodContexts"].([]any)
+					if len(methods) == 0 {
+						return DerivedAuthData{}, ErrNoAuthContext
+					}
+					chosen, _ := methods[0].(map[string]any)
+					for _, m := range methods {
+						if mm, ok := m.(map[string]any); ok && mm["usedForSignSessionKeyRequest"] == true {
+							chosen = mm
+							break
+						}
+					}
+					userID, _ := chosen["userId"].(string)
+					appID, _ := chosen["appId"].(string)
+					if fmt.Sprint(chosen["authMethodType"]) != "1" || !strings.HasPrefix(userID, "0x") {
+						return DerivedAuthData{}, ErrNoAuthContext
+					}
+					tok := appendJSString([]byte(`{"userId":`), userID)
+					tok = appendJSString(append(tok, `,"appId":`...), appID)
+					out := DerivedAuthData{AuthMethodType: 1, AuthMethodID: userID, AccessToken: string(append(tok, '}')), AuthContext: ctx}
+					if pk, ok := ctx["authSigAddress"].(string); ok && strings.HasPrefix(pk, "0x") {
+						out.PublicKey = pk
+					}
+					return out, nil
+				}
+			}
+		}
+	}
+	return DerivedAuthData{}, ErrNoAuthContext
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // VerifyOptions says what Verify checks a delegation against.

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 )
 
@@ -84,6 +85,13 @@ func ClientSIWE(pkp PKPPublicKey, session SessionPublicKey, resources []Resource
 	return m
 }
 
+// EthWalletAuthMethodID is the SDK's authMethodId of an EthWallet auth
+// method: keccak256("<EIP-55 address>:lit") (auth.md §3.4). Only the SDK's
+// authData carries it; it is not sent to the nodes.
+func EthWalletAuthMethodID(addr common.Address) string {
+	return "0x" + hex.EncodeToString(crypto.Keccak256([]byte(addr.Hex()+":lit")))
+}
+
 // WalletAuthSig signs msg with an EOA key as web3.eth.personal.sign does
 // (EIP-191), giving a wallet AuthSig.
 func WalletAuthSig(key *ecdsa.PrivateKey, msg string) (AuthSig, error) {
@@ -119,7 +127,9 @@ func (c *Client) SignSessionKey(ctx context.Context, req SignSessionKeyRequest) 
 		if req.Expiration.Sub(now) > MaxDelegationLifetime || !req.Expiration.After(now) {
 			return fmt.Errorf("%w: expiration must be in the next 30 days", ErrLifetimeTooLong)
 		}
-		targets, err := c.selectTargets(ctx, s, ProductSignSessionKey, req.UserMaxPrice, suspected.top())
+		// generatePkpDelegationAuthSig picks nodes by the LIT_ACTION column
+		// (auth.md §3 step 3; the sdk vector signSessionKeyRequest's nodeSet).
+		targets, err := c.selectTargets(ctx, s, ProductLitAction, req.UserMaxPrice, suspected.top())
 		if err != nil {
 			return err
 		}
