@@ -3,7 +3,9 @@ package litnode_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -318,4 +320,65 @@ func BenchmarkPKPSignDevnet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A node leaving the validator set is dropped at the next refresh (the
+// epoch watch or a failure); when it joins again it is used again.
+func TestClientFollowsValidatorSet(t *testing.T) {
+	n := startDevnet(t)
+	c := newClient(t, n)
+	p := n.PKPs()[0]
+	key, a := delegate(t, c, p, "pkp-signing:*")
+	leaving := n.Nodes()[0]
+	n.RemoveValidator(0)
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.State(); len(s.Nodes) != 3 || slices.Contains(s.Nodes, leaving.URL()) {
+		t.Fatalf("after the node left: nodes %v", s.Nodes)
+	}
+	leaving.ResetRequests()
+	for i := range 3 {
+		if err := sign(t, c, p, auth(key, a), fmt.Sprint("without node 0, ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range leaving.Requests() {
+		if r.Path == "/web/pkp/sign/v2" {
+			t.Fatal("the client sent a request to a node that left the validator set")
+		}
+	}
+	n.AddValidator(0)
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.State(); len(s.Nodes) != 4 {
+		t.Fatalf("after the node joined: nodes %v", s.Nodes)
+	}
+	if err := sign(t, c, p, auth(key, a), "with node 0 back"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WatchEpoch notices an epoch change on chain and re-handshakes.
+func TestClientWatchEpoch(t *testing.T) {
+	n := startDevnet(t)
+	c := newClient(t, n)
+	if err := c.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.WatchEpoch(ctx, 20*time.Millisecond)
+	n.AdvanceEpoch()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if s, _ := c.State(); s.Epoch == n.Epoch() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("WatchEpoch did not follow the epoch change")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
