@@ -6,10 +6,12 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
-// appendJSString appends s as ECMAScript JSON.stringify writes a string:
+// appendJSString appends s as ECMAScript JSON.stringify writes a string
+// (which is also RFC 8785 (JCS) string serialization):
 // only '"', '\\' and control characters below U+0020 are escaped (\b \f \n
 // \r \t by name, the rest as \u00xx); '<', '>', '&', non-ASCII, U+2028 and
 // U+2029 are written as they are (auth.md §5.1 step 4). Invalid UTF-8 is
@@ -69,9 +71,9 @@ func appendJSValue(b []byte, v any) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: number %q", ErrMalformed, x)
 		}
-		return appendJSNumber(b, f)
+		return appendJSNumber(b, f), nil
 	case float64:
-		return appendJSNumber(b, x)
+		return appendJSNumber(b, x), nil
 	case int:
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int64:
@@ -112,34 +114,20 @@ func appendJSValue(b []byte, v any) ([]byte, error) {
 	}
 }
 
-// appendJSNumber writes f as ECMAScript Number::toString does.
-func appendJSNumber(b []byte, f float64) ([]byte, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, "null"...), nil
+// appendJSNumber writes f as ECMAScript Number::toString does, which is also
+// RFC 8785 (JCS) number serialization; NaN and ±Inf become null as in JSON.stringify.
+func appendJSNumber(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return append(b, "null"...)
+	case f == 0:
+		return append(b, '0') // also -0
 	}
-	if f == 0 {
-		return append(b, '0'), nil
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
 	}
-	abs := math.Abs(f)
-	if abs >= 1e21 || abs < 1e-6 {
-		s := strconv.FormatFloat(f, 'e', -1, 64)
-		// Go writes e+21 / e-07; JS writes e+21 / e-7.
-		mant, exp, _ := cutByte(s, 'e')
-		sign := exp[0]
-		digits := exp[1:]
-		for len(digits) > 1 && digits[0] == '0' {
-			digits = digits[1:]
-		}
-		return append(b, mant+"e"+string(sign)+digits...), nil
-	}
-	return strconv.AppendFloat(b, f, 'f', -1, 64), nil
-}
-
-func cutByte(s string, sep byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
+	s := strconv.FormatFloat(f, 'e', -1, 64) // Go writes 1.5e-07, JS 1.5e-7
+	mant, exp, _ := strings.Cut(s, "e")
+	sign, digits := exp[:1], strings.TrimLeft(exp[1:], "0")
+	return append(b, mant+"e"+sign+digits...)
 }

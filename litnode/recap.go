@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,14 +253,14 @@ func (r *Recap) canonicalJSON() []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJCSString(b, res)
+		b = appendJSString(b, res)
 		b = append(b, ":{"...)
 		abs := r.Att[res]
 		for j, ab := range sortedKeysUTF16(abs) {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendJCSString(b, ab)
+			b = appendJSString(b, ab)
 			b = append(b, ":["...)
 			for k, nb := range abs[ab] {
 				if k > 0 {
@@ -278,7 +277,7 @@ func (r *Recap) canonicalJSON() []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJCSString(b, p)
+		b = appendJSString(b, p)
 	}
 	return append(b, "]}"...)
 }
@@ -527,37 +526,37 @@ func appendJCSValue(b []byte, v any) []byte {
 	case bool:
 		return strconv.AppendBool(b, x)
 	case string:
-		return appendJCSString(b, x)
+		return appendJSString(b, x)
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil {
 			return append(b, "null"...)
 		}
-		return appendJCSNumber(b, f)
+		return appendJSNumber(b, f)
 	case float64:
-		return appendJCSNumber(b, x)
+		return appendJSNumber(b, x)
 	case float32:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case int:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case int8:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case int16:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case int32:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case int64:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case uint:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case uint8:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case uint16:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case uint32:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case uint64:
-		return appendJCSNumber(b, float64(x))
+		return appendJSNumber(b, float64(x))
 	case []any:
 		b = append(b, '[')
 		for i, e := range x {
@@ -573,7 +572,7 @@ func appendJCSValue(b []byte, v any) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJCSString(b, k)
+			b = appendJSString(b, k)
 			b = append(b, ':')
 			b = appendJCSValue(b, x[k])
 		}
@@ -591,69 +590,4 @@ func appendJCSValue(b []byte, v any) []byte {
 		}
 		return appendJCSValue(b, generic)
 	}
-}
-
-// appendJCSNumber writes f as ECMAScript Number::toString does (RFC 8785
-// §3.2.2.3): shortest round-trip digits, plain notation for 1e-6 ≤ |f| <
-// 1e21, otherwise d.ddde±x.
-func appendJCSNumber(b []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f) || math.IsInf(f, 0):
-		return append(b, "null"...)
-	case f == 0:
-		return append(b, '0') // also -0
-	}
-	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
-		return strconv.AppendFloat(b, f, 'f', -1, 64)
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // e.g. 1.5e-07
-	mant, exp, _ := strings.Cut(s, "e")
-	sign, digits := exp[:1], strings.TrimLeft(exp[1:], "0")
-	return append(b, mant+"e"+sign+digits...)
-}
-
-// appendJCSString writes s as JSON.stringify does: '"', '\\' and control
-// characters are escaped (\b \t \n \f \r by name, the rest as lowercase
-// \u00xx); everything else, including '<', '>', '&', U+2028 and U+2029, is
-// written as it is. Invalid UTF-8 is written as U+FFFD.
-func appendJCSString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				b = utf8.AppendRune(b, utf8.RuneError)
-			} else {
-				b = append(b, s[i:i+n]...)
-			}
-			i += n
-			continue
-		}
-		switch c {
-		case '"':
-			b = append(b, '\\', '"')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\r':
-			b = append(b, '\\', 'r')
-		default:
-			if c < 0x20 {
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			} else {
-				b = append(b, c)
-			}
-		}
-		i++
-	}
-	return append(b, '"')
 }
