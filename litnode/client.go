@@ -55,9 +55,11 @@ type Client struct {
 	// RequestTimeout bounds one node request (default 45 s: longer than a
 	// node's own 30 s, so its 408 reaches us; network.md §12).
 	RequestTimeout time.Duration
-	// MaxAttempts bounds attempts per operation (default 4).
+	// MaxAttempts, when positive, caps the attempts of one operation; the
+	// per-reason budgets of network.md §11.4 apply in any case.
 	MaxAttempts int
-	// RetryBackoff is the pause before retry n, times n (default 250 ms).
+	// RetryBackoff is the backoff unit: retry n of a reason waits n units
+	// (default 1 s, as the SDK).
 	RetryBackoff time.Duration
 	// PriceTTL is how long node prices are reused (default 3 s, as the SDK).
 	PriceTTL time.Duration

@@ -12,20 +12,47 @@ import (
 // attemptFunc runs one attempt of an operation against a connection state.
 type attemptFunc func(ctx context.Context, s *connState, requestID string) error
 
-// withRetry runs attempts until one succeeds, an error is not retryable, or
-// the budget is spent. Before each retry it refreshes the connection (chain,
-// handshake, identity keys), so the next attempt gets new JIT keys, new
-// session signatures and, after a node failure, another node set
-// (network.md §11.4). Too few healthy nodes fails at once.
-func (c *Client) withRetry(ctx context.Context, op string, attempt attemptFunc) error {
-	maxAttempts := c.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = 4
+// retryReason is why an attempt may be retried, with its budget and
+// backoff unit (network.md §11.4, the JS SDK's executeWithHandshake).
+type retryReason struct {
+	name    string
+	budget  int
+	backoff bool // 1 s × attempt (RetryBackoff × attempt), else at once
+}
+
+var (
+	reasonMissingKey   = retryReason{"missing-verification-key", 1, false}
+	reasonNetwork      = retryReason{"network-fetch-error", 3, true}
+	reasonNoValidShare = retryReason{"no-valid-shares", 6, true}
+)
+
+// classifyRetry says whether err may be retried, and under which budget.
+func classifyRetry(err error) (retryReason, bool) {
+	if !Retryable(err) {
+		return retryReason{}, false
 	}
+	switch {
+	case errors.Is(err, ErrDecrypt):
+		return reasonMissingKey, true
+	case errors.Is(err, ErrNoValidShares):
+		return reasonNoValidShare, true
+	default:
+		return reasonNetwork, true
+	}
+}
+
+// withRetry runs attempts until one succeeds, an error is not retryable, or
+// its reason's budget is spent (MaxAttempts, when set, caps the total).
+// Before each retry it refreshes the connection (chain, handshake, identity
+// keys), so the next attempt gets new JIT keys, new session signatures and,
+// after a node failure, another node set (network.md §11.4). Too few healthy
+// nodes fails at once.
+func (c *Client) withRetry(ctx context.Context, op string, attempt attemptFunc) error {
+	used := map[string]int{}
 	var last error
 	attempts := 0
-	for n := 1; n <= maxAttempts; n++ {
-		attempts = n
+	for {
+		attempts++
 		c.mu.RLock()
 		gen := c.gen
 		c.mu.RUnlock()
@@ -38,12 +65,16 @@ func (c *Client) withRetry(ctx context.Context, op string, attempt attemptFunc) 
 			return nil
 		}
 		last = err
-		if !Retryable(err) || ctx.Err() != nil || n == maxAttempts {
+		reason, ok := classifyRetry(err)
+		if !ok || ctx.Err() != nil || used[reason.name] >= reason.budget || (c.MaxAttempts > 0 && attempts >= c.MaxAttempts) {
 			break
 		}
-		c.logger().Info("lit operation failed, refreshing and retrying", "op", op, "attempt", n, "err", err)
-		if err := sleepCtx(ctx, time.Duration(n)*durationOr(c.RetryBackoff, 250*time.Millisecond)); err != nil {
-			break
+		used[reason.name]++
+		c.logger().Info("lit operation failed, refreshing and retrying", "op", op, "attempt", attempts, "reason", reason.name, "err", err)
+		if reason.backoff {
+			if err := sleepCtx(ctx, time.Duration(used[reason.name])*durationOr(c.RetryBackoff, time.Second)); err != nil {
+				break
+			}
 		}
 		if err := c.refresh(ctx, gen); err != nil {
 			if errors.Is(err, ErrNotEnoughNodes) || ctx.Err() != nil {
