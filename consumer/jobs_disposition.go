@@ -34,6 +34,11 @@ var (
 //     final result. The code stays lit_unavailable when the network was
 //     the cause and becomes delivery_exhausted otherwise.
 //
+// One thing happens outside it, by design: a result that is recorded in the
+// ledger but cannot be published is naked even on the last delivery, so
+// that the redelivery, or the max-deliveries handler (Jobs.HandleExhausted),
+// publishes the recorded result rather than a second one.
+//
 // Checks go from the most to the least specific: an operation that failed
 // on several nodes for different reasons counts as its worst, non-retryable
 // reason, as litnode.Retryable does.

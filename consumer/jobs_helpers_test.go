@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"encoding/hex"
@@ -43,6 +44,8 @@ type jobsEnvConfig struct {
 	workers    int           // default 8
 	litTimeout time.Duration // Lit request and handshake timeout; default 2 s
 	pkps       int           // devnet PKPs; default 5
+	// logs, when set, receives every log line of Jobs at debug level.
+	logs *lockedBuffer
 	// sealedReader makes Jobs read delegations through a second store
 	// whose keyring cannot open what the env's writer store seals.
 	sealedReader bool
@@ -146,6 +149,9 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if cfg.logs != nil {
+		logger = slog.New(slog.NewJSONHandler(cfg.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	e.jobs = &Jobs{
 		Delegations:  e.store,
 		Signer:       e.lit,
@@ -187,6 +193,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
 }
 
 // newTestLitClient is a devnet client with test-sized timeouts.

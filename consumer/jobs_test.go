@@ -335,6 +335,11 @@ func TestJobsDelegationErrors(t *testing.T) {
 		neededEvent(t, ev, id, CodeLitAuthFailed)
 	})
 
+	// Metrics are recorded before the ack, which follows the result.
+	jWaitFor(t, "every job terminated", func() bool {
+		msgs, pending, ack := e.streamState()
+		return msgs == 0 && pending == 0 && ack == 0
+	})
 	if got := testutil.ToFloat64(e.metrics.lookups.WithLabelValues(lookupNotFound)); got != 1 {
 		t.Errorf("not_found lookups = %v, want 1", got)
 	}
@@ -484,9 +489,7 @@ func TestJobsDeliveryExhausted(t *testing.T) {
 	if err != nil || entry == nil || entry.State != LedgerDone || !strings.Contains(string(entry.Result), CodeDeliveryExhausted) {
 		t.Errorf("ledger = %+v, %v; want done with delivery_exhausted", entry, err)
 	}
-	if got := testutil.ToFloat64(e.metrics.exhaustedTotal); got != 1 {
-		t.Errorf("litsignd_jobs_exhausted_total = %v, want 1", got)
-	}
+	jWaitFor(t, "litsignd_jobs_exhausted_total = 1", func() bool { return testutil.ToFloat64(e.metrics.exhaustedTotal) == 1 })
 	// Delivery 1 failed transiently (nak); delivery 2, the last, failed
 	// finally but found the exhausted result recorded and published nothing.
 	jWaitFor(t, "both stalled deliveries finished", func() bool {
@@ -597,6 +600,10 @@ func TestJobsLedgerRepublishes(t *testing.T) {
 			t.Errorf("a done job was signed again (%d requests)", n)
 		}
 	})
+	jWaitFor(t, "every job acknowledged", func() bool {
+		msgs, pending, ack := e.streamState()
+		return msgs == 0 && pending == 0 && ack == 0
+	})
 	if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeRepublished, "")); got != 2 {
 		t.Errorf("republished = %v, want 2", got)
 	}
@@ -625,6 +632,61 @@ func TestJobsDrainFinishesInFlight(t *testing.T) {
 	}
 	if msgs, _, ack := e.streamState(); msgs != 0 || ack != 0 {
 		t.Errorf("after drain: %d jobs in the stream, %d unacknowledged", msgs, ack)
+	}
+}
+
+// No session secret appears in what the job consumer logs (at debug level)
+// or publishes (results, events, ledger), whatever the outcome.
+func TestJobsNoSecrets(t *testing.T) {
+	logs := &lockedBuffer{}
+	e := newJobsEnv(t, jobsEnvConfig{logs: logs, maxDeliver: 2})
+	pkps := e.net.PKPs()
+	var everything lockedBuffer
+	all, err := e.nc.Subscribe(">", func(m *nats.Msg) {
+		_, _ = everything.Write([]byte(m.Subject + " " + fmt.Sprint(m.Header) + " "))
+		_, _ = everything.Write(m.Data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Unsubscribe()
+	good := e.delegation(pkps[0], nil, "pkp-signing:*", time.Now().Add(15*time.Minute))
+	narrow := e.delegation(pkps[1], nil, "lit-action-execution:*", time.Now().Add(15*time.Minute))
+	e.put(e.store, good)
+	e.put(e.store, narrow)
+	for _, p := range pkps[:3] { // ok, scope_denied, delegation_not_found
+		id := e.newID("secret")
+		e.runJob(jobBody(id, p, "x", nil), id)
+	}
+	for _, nd := range e.net.Nodes() {
+		nd.SetFault(devnet.Fault{Down: true})
+	}
+	id := e.newID("secret-down") // lit_unavailable after a retry
+	e.runJob(jobBody(id, pkps[0], "x", nil), id)
+	for _, nd := range e.net.Nodes() {
+		nd.SetFault(devnet.Fault{})
+	}
+	_ = e.nc.Flush()
+	var ledger bytes.Buffer
+	kv, _ := e.js.KeyValue(context.Background(), e.topo.JobsBucket)
+	keys, _ := kv.ListKeys(context.Background())
+	for k := range keys.Keys() {
+		if v, err := kv.Get(context.Background(), k); err == nil {
+			ledger.Write(v.Value())
+		}
+	}
+	for _, h := range []*litnode.HandOff{good, narrow} {
+		seed := h.SessionKey.Seed()
+		for name, hay := range map[string][]byte{"logs": logs.Bytes(), "NATS traffic": everything.Bytes(), "ledger": ledger.Bytes()} {
+			for _, needle := range [][]byte{[]byte(h.SessionKey.RevealSecretHex()), []byte(strings.ToUpper(h.SessionKey.RevealSecretHex())), seed} {
+				if bytes.Contains(hay, needle) {
+					t.Errorf("a session secret appears in the %s", name)
+				}
+			}
+		}
+	}
+	if len(logs.Bytes()) == 0 || len(everything.Bytes()) == 0 || ledger.Len() == 0 {
+		t.Fatal("nothing captured: the test checks nothing")
 	}
 }
 
@@ -744,6 +806,31 @@ func TestDecodeJob(t *testing.T) {
 			}
 		})
 	}
+}
+
+// DecodeJob never panics, and what it accepts is a usable job.
+func FuzzDecodeJob(f *testing.F) {
+	k, _ := crypto.GenerateKey()
+	pkp := "0x" + hex.EncodeToString(crypto.FromECDSAPub(&k.PublicKey))
+	f.Add([]byte(`{"id":"a","pkpPublicKey":"`+pkp+`","toSign":"hi"}`), "")
+	f.Add([]byte(`{"id":"a","pkpPublicKey":"`+pkp+`","toSignHex":"0x00ff","chain":"bitcoin","replyTo":"r.x"}`), "r.x")
+	f.Add([]byte(`{"id":"a","pkpPublicKey":"`+pkp+`","toSignHex":"0x`+strings.Repeat("ab", 32)+`","chain":"raw"}`), "_INBOX.y")
+	f.Add([]byte(`{"id":`), "a b")
+	f.Fuzz(func(t *testing.T, body []byte, reply string) {
+		job, err := DecodeJob(body, nats.Header{HeaderReplyTo: []string{reply}})
+		if err != nil {
+			if !errors.Is(err, ErrBadJob) {
+				t.Fatalf("error %v does not wrap ErrBadJob", err)
+			}
+			return
+		}
+		if checkJobID(job.ID) != nil || job.PKP.IsZero() || (job.ReplyTo != "" && !validSubject(job.ReplyTo)) {
+			t.Fatalf("accepted an unusable job %+v", job)
+		}
+		if _, err := litnode.Digest(job.Chain, job.Message); err != nil {
+			t.Fatalf("accepted a job whose message does not digest: %v", err)
+		}
+	})
 }
 
 // The acknowledgement policy, case by case.
