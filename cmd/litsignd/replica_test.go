@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/natstest"
+	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/litnode/devnet"
+)
+
+// daemonHarness runs litsignd binaries against an in-process JetStream
+// server and devnet, as production runs them against a cluster and Lit.
+type daemonHarness struct {
+	t       *testing.T
+	bin     string
+	natsURL string
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	net     *devnet.Network
+	kekFile string
+}
+
+func newDaemonHarness(t *testing.T) *daemonHarness {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "litsignd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	_, url := natstest.RunJetStream(t)
+	nc, js := natstest.Connect(t, url)
+	n, err := devnet.Start(devnet.Config{PKPs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	kek := filepath.Join(t.TempDir(), "kek")
+	if err := delegationstore.GenerateKEKFile(kek); err != nil {
+		t.Fatal(err)
+	}
+	return &daemonHarness{t: t, bin: bin, natsURL: url, js: js, nc: nc, net: n, kekFile: kek}
+}
+
+// start runs one litsignd process; it returns the process and its metrics URL.
+func (h *daemonHarness) start(extra ...string) (*exec.Cmd, string) {
+	h.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := h.net.ChainConfig()
+	args := append([]string{
+		"--nats-url", h.natsURL, "--kek-file", h.kekFile, "--data-dir", h.t.TempDir(), "--metrics-listen", addr,
+		"--network", "custom", "--rpc-url", h.net.RPCURL(), "--chain-id", fmt.Sprint(c.ChainID),
+		"--staking-address", c.StakingAddress.Hex(), "--price-feed-address", c.PriceFeedAddress.Hex(),
+		"--lit-http-protocol", "http://", "--lit-timeout", "5s", "--log-level", "warn",
+	}, extra...)
+	cmd := exec.Command(h.bin, args...)
+	logf, _ := os.Create(filepath.Join(h.t.TempDir(), "litsignd.log"))
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	waitHTTP(h.t, "http://"+addr+"/readyz", 200)
+	return cmd, "http://" + addr + "/metrics"
+}
+
+// delegate stores a delegation for the dev PKP through the intake.
+func (h *daemonHarness) delegate() devnet.DevPKP {
+	h.t.Helper()
+	p := h.net.PKPs()[0]
+	lit := &litnode.Client{Network: h.net.NetworkConfig()}
+	defer lit.Close()
+	key, _ := litnode.GenerateSessionKey(nil)
+	reqs, _ := litnode.ParseResourceShorthand("pkp-signing:*")
+	a, err := lit.SignSessionKey(context.Background(), litnode.SignSessionKeyRequest{PKP: p.PublicKey, SessionKey: key.PublicKey(), Owner: p.OwnerKey, Resources: reqs, Expiration: time.Now().Add(time.Hour)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	stored := make(chan *nats.Msg, 1)
+	sub, _ := h.nc.ChanSubscribe("lit.events.delegation.stored."+p.PublicKey.Hex(), stored)
+	defer sub.Unsubscribe()
+	if _, err := h.js.Publish(context.Background(), "lit.delegations", (&litnode.HandOff{PKP: p.PublicKey, SessionKey: key, Delegation: a}).Encode()); err != nil {
+		h.t.Fatal(err)
+	}
+	select {
+	case <-stored:
+	case <-time.After(20 * time.Second):
+		h.t.Fatal("delegation not stored")
+	}
+	time.Sleep(200 * time.Millisecond) // the daemons' caches follow the bucket
+	return p
+}
+
+// publishJobs publishes n pkp-sign jobs whose results go to lit.results.<id>.
+func (h *daemonHarness) publishJobs(p devnet.DevPKP, prefix string, n int) {
+	h.t.Helper()
+	for i := range n {
+		id := fmt.Sprintf("%s-%04d", prefix, i)
+		m := nats.NewMsg("lit.jobs.pkp-sign")
+		m.Header.Set("Nats-Msg-Id", id)
+		m.Data = []byte(`{"id":"` + id + `","pkpPublicKey":"` + p.PublicKey.Hex() + `","toSign":"job ` + id + `"}`)
+		if _, err := h.js.PublishMsgAsync(m); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	<-h.js.PublishAsyncComplete()
+}
+
+// results returns the final results stored in LIT_RESULTS by job id.
+func (h *daemonHarness) results() map[string][]string {
+	h.t.Helper()
+	out := map[string][]string{}
+	s, err := h.js.Stream(context.Background(), "LIT_RESULTS")
+	if err != nil {
+		return out
+	}
+	info, _ := s.Info(context.Background())
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			continue
+		}
+		var r struct{ ID, Status string }
+		_ = json.Unmarshal(m.Data, &r)
+		out[r.ID] = append(out[r.ID], r.Status)
+	}
+	return out
+}
+
+func metricValue(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(?:\{[^}]*\})? ([0-9.e+-]+)$`).FindStringSubmatch(b.String())
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// A replica killed (SIGKILL, no drain) mid-load: the other replica and a
+// restarted one finish every job, with exactly one final result per id.
+func TestReplicaKilledMidLoad(t *testing.T) {
+	h := newDaemonHarness(t)
+	a, _ := h.start("--job-ack-wait", "3s")
+	p := h.delegate()
+	b, _ := h.start("--job-ack-wait", "3s")
+	const n = 300
+	h.publishJobs(p, "kill", n)
+	waitFor := func(what string, ok func() bool) {
+		deadline := time.Now().Add(90 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out: %s (%d results)", what, len(h.results()))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("some results", func() bool { return len(h.results()) >= n/5 })
+	_ = a.Process.Signal(syscall.SIGKILL)
+	_, _ = a.Process.Wait()
+	h.start("--job-ack-wait", "3s") // a restarted replica joins again
+	waitFor("every job", func() bool { return len(h.results()) == n })
+	time.Sleep(2 * time.Second) // nothing more may arrive
+	res := h.results()
+	for i := range n {
+		id := fmt.Sprintf("kill-%04d", i)
+		if len(res[id]) != 1 || res[id][0] != "ok" {
+			t.Errorf("job %s: results %v, want exactly one ok", id, res[id])
+		}
+	}
+	if len(res) != n {
+		t.Errorf("%d distinct results, want %d", len(res), n)
+	}
+	_ = b
+}
+
+// With every node delayed 500 ms, one replica keeps ≥ 500 jobs in flight and
+// no job is redelivered (no prefetch or AckWait expiry).
+func TestFiveHundredInFlight(t *testing.T) {
+	h := newDaemonHarness(t)
+	_, metrics := h.start("--workers", "600")
+	p := h.delegate()
+	for _, node := range h.net.Nodes() {
+		node.SetFault(devnet.Fault{Delay: 500 * time.Millisecond})
+	}
+	const n = 1200
+	h.publishJobs(p, "slow", n)
+	var maxInFlight, maxRSS float64
+	var mu sync.Mutex
+	deadline := time.Now().Add(120 * time.Second)
+	for len(h.results()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d results", len(h.results()), n)
+		}
+		v := metricValue(t, metrics, "litsignd_jobs_in_flight")
+		r := metricValue(t, metrics, "process_resident_memory_bytes")
+		mu.Lock()
+		maxInFlight, maxRSS = max(maxInFlight, v), max(maxRSS, r)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	cons, err := h.js.Consumer(context.Background(), "LIT_JOBS", "litsignd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := cons.Info(context.Background())
+	t.Logf("max jobs in flight %.0f, max RSS %.1f MiB, redelivered %d", maxInFlight, maxRSS/(1<<20), info.NumRedelivered)
+	if maxInFlight < 500 {
+		t.Errorf("max jobs in flight %.0f, want ≥ 500", maxInFlight)
+	}
+	if info.NumRedelivered != 0 || info.Delivered.Consumer != n {
+		t.Errorf("redelivered %d, delivered %d of %d jobs: want no redelivery", info.NumRedelivered, info.Delivered.Consumer, n)
+	}
+	for id, r := range h.results() {
+		if len(r) != 1 || r[0] != "ok" {
+			t.Errorf("job %s: %v", id, r)
+		}
+	}
+}
