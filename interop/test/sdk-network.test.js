@@ -217,19 +217,16 @@ test('node errors travel through the SDK: pkpSign of a PKP the delegation does n
 // Disagreements already recorded in README.md ("SDK <-> devnet"). A new one
 // fails the test; a known one that disappears is reported so the README can
 // be updated.
-const KNOWN_RPC_DISAGREEMENTS = [
-  {
-    id: 'D1',
-    method: 'eth_getLogs',
-    match: (c) => c.error && c.error.code === -32601,
-    what: 'devnet chain has no eth_getLogs (the SDK state manager polls Staking StateChanged logs)',
-  },
-];
+// D1 (no eth_getLogs) was fixed in the devnet: the SDK's StateChanged
+// polls now get log arrays. None is known at present.
+const KNOWN_RPC_DISAGREEMENTS = [];
 
 test('SDK <-> devnet: the chain endpoint and the nodes answered every request; no outbound request', async (t) => {
   // The state manager's Staking StateChanged listener (ethers, 4 s polling)
   // queries logs on its first poll: wait for it so the check is deterministic.
   await waitFor(() => proxy.calls.some((c) => c.method === 'eth_getLogs'), { timeoutMs: 15000, what: "the SDK's first eth_getLogs poll" });
+  const logPolls = proxy.calls.filter((c) => c.method === 'eth_getLogs');
+  assert.ok(logPolls.every((c) => !c.error && Array.isArray(c.result)), 'eth_getLogs answers log arrays (D1 fixed)');
   const methods = [...new Set(proxy.calls.map((c) => c.method))].sort();
   t.diagnostic(`JSON-RPC methods the SDK called: ${methods.join(', ')}`);
   t.diagnostic(`block indexer answered from the devnet chain ${guard.shimmed.length} time(s) (deliberate, README D0)`);

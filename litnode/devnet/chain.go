@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -87,7 +88,20 @@ type Chain struct {
 	minNodesSet bool
 	blocks      []*block // index = block number
 	byHash      map[common.Hash]*block
+	logs        []chainLog // Staking events, in block order
 }
+
+// chainLog is an event log the chain emitted.
+type chainLog struct {
+	block   *block
+	address common.Address
+	topics  []common.Hash
+	data    []byte
+}
+
+// stateChangedTopic is topic0 of Staking's StateChanged(uint8 newState)
+// (network.md §2.2); newState 0 is Active.
+var stateChangedTopic = common.HexToHash("0x551dc40198cc79684bb69e4931dba4ac16e4598792ee1c0a5000aeea366d7bb6")
 
 type block struct {
 	header *types.Header
@@ -150,8 +164,15 @@ func (c *Chain) SetEpoch(number uint64) {
 	now := uint64(time.Now().Unix())
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	changed := c.epoch != 0 && c.epoch != number
 	c.epoch = number
 	c.epochStart = now
+	if changed {
+		// A new epoch is Active again: Staking emits StateChanged(Active),
+		// the SDK's re-handshake signal (network.md §2.2), in a new block.
+		b := c.addBlockLocked()
+		c.logs = append(c.logs, chainLog{block: b, address: c.stakingAddress, topics: []common.Hash{stateChangedTopic}, data: make([]byte, 32)})
+	}
 }
 
 // Epoch returns the current epoch number.
@@ -189,9 +210,14 @@ func (c *Chain) minNodeCountLocked() int {
 // its hash and timestamp. The hash is the real Keccak-256 hash of the RLP
 // header that eth_getBlockBy* serve.
 func (c *Chain) AddBlock() (hash common.Hash, ts time.Time) {
-	now := uint64(time.Now().Unix())
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	b := c.addBlockLocked()
+	return b.hash, time.Unix(int64(b.header.Time), 0)
+}
+
+func (c *Chain) addBlockLocked() *block {
+	now := uint64(time.Now().Unix())
 	h := &types.Header{
 		UncleHash:   types.EmptyUncleHash,
 		Root:        types.EmptyRootHash,
@@ -212,7 +238,7 @@ func (c *Chain) AddBlock() (hash common.Hash, ts time.Time) {
 	b := &block{header: h, hash: h.Hash(), size: types.NewBlockWithHeader(h).Size()}
 	c.blocks = append(c.blocks, b)
 	c.byHash[b.hash] = b
-	return b.hash, time.Unix(int64(h.Time), 0)
+	return b
 }
 
 // LatestBlock returns the hash and timestamp of the newest block.
@@ -413,6 +439,11 @@ func (c *Chain) dispatch(method string, rawParams json.RawMessage) (any, *rpcErr
 			return b.rpc(), nil
 		}
 		return nil, nil
+	case "eth_getLogs":
+		if len(params) < 1 {
+			return nil, invalidParams("missing filter")
+		}
+		return c.getLogs(params[0])
 	case "eth_getCode":
 		if len(params) < 1 {
 			return nil, invalidParams("missing address")
@@ -759,4 +790,100 @@ func (c *Chain) validatorLocked(n ChainNode) validatorTuple {
 		UniqueDelegatingStakerCount:            z(),
 		RegisterAttestedWalletDisabled:         false,
 	}
+}
+
+// logFilter is eth_getLogs' filter object.
+type logFilter struct {
+	Address   json.RawMessage   `json:"address"`
+	FromBlock string            `json:"fromBlock"`
+	ToBlock   string            `json:"toBlock"`
+	Topics    []json.RawMessage `json:"topics"`
+	BlockHash *common.Hash      `json:"blockHash"`
+}
+
+// rpcLog is a log as eth_getLogs returns it.
+type rpcLog struct {
+	Address     common.Address `json:"address"`
+	Topics      []common.Hash  `json:"topics"`
+	Data        hexutil.Bytes  `json:"data"`
+	BlockNumber hexutil.Uint64 `json:"blockNumber"`
+	BlockHash   common.Hash    `json:"blockHash"`
+	TxHash      common.Hash    `json:"transactionHash"`
+	TxIndex     hexutil.Uint   `json:"transactionIndex"`
+	LogIndex    hexutil.Uint   `json:"logIndex"`
+	Removed     bool           `json:"removed"`
+}
+
+// getLogs answers eth_getLogs over the Staking events the chain emitted:
+// filtered by block range (or hash), address (one or a list) and topics
+// (position-wise, null or a list of alternatives).
+func (c *Chain) getLogs(raw json.RawMessage) (any, *rpcError) {
+	var f logFilter
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, invalidParams("filter: %v", err)
+	}
+	var addrs []common.Address
+	if len(f.Address) > 0 && !bytes.Equal(f.Address, jsonNull) {
+		var one common.Address
+		if err := json.Unmarshal(f.Address, &one); err == nil {
+			addrs = []common.Address{one}
+		} else if err := json.Unmarshal(f.Address, &addrs); err != nil {
+			return nil, invalidParams("address: %v", err)
+		}
+	}
+	topics := make([][]common.Hash, len(f.Topics))
+	for i, t := range f.Topics {
+		if len(t) == 0 || bytes.Equal(t, jsonNull) {
+			continue
+		}
+		var one common.Hash
+		if err := json.Unmarshal(t, &one); err == nil {
+			topics[i] = []common.Hash{one}
+		} else if err := json.Unmarshal(t, &topics[i]); err != nil {
+			return nil, invalidParams("topics[%d]: %v", i, err)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	from, to := uint64(0), uint64(len(c.blocks)-1)
+	if f.FromBlock != "" {
+		n, err := c.blockNumberLocked(f.FromBlock)
+		if err != nil {
+			return nil, invalidParams("fromBlock: %v", err)
+		}
+		from = n
+	}
+	if f.ToBlock != "" {
+		n, err := c.blockNumberLocked(f.ToBlock)
+		if err != nil {
+			return nil, invalidParams("toBlock: %v", err)
+		}
+		to = n
+	}
+	out := []rpcLog{}
+	for i, l := range c.logs {
+		n := l.block.header.Number.Uint64()
+		if f.BlockHash != nil {
+			if l.block.hash != *f.BlockHash {
+				continue
+			}
+		} else if n < from || n > to {
+			continue
+		}
+		if len(addrs) > 0 && !slices.Contains(addrs, l.address) {
+			continue
+		}
+		match := true
+		for j, alts := range topics {
+			if len(alts) > 0 && (j >= len(l.topics) || !slices.Contains(alts, l.topics[j])) {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		out = append(out, rpcLog{Address: l.address, Topics: l.topics, Data: l.data, BlockNumber: hexutil.Uint64(n),
+			BlockHash: l.block.hash, TxHash: crypto.Keccak256Hash(l.block.hash[:], []byte{byte(i)}), LogIndex: 0})
+	}
+	return out, nil
 }

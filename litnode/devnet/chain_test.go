@@ -524,3 +524,40 @@ func TestChain_Concurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// An epoch change emits Staking StateChanged(Active), which go-ethereum's
+// FilterLogs finds (the SDK's state manager polls these logs, network.md §2.2).
+func TestChainStateChangedLogs(t *testing.T) {
+	staking := common.HexToAddress("0x00000000000000000000000000000000000000aa")
+	c := devnet.NewChain(devnet.ChainConfig{StakingAddress: staking})
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	ec, err := ethclient.Dial(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	topic := common.HexToHash("0x551dc40198cc79684bb69e4931dba4ac16e4598792ee1c0a5000aeea366d7bb6")
+	q := ethereum.FilterQuery{Addresses: []common.Address{staking}, Topics: [][]common.Hash{{topic}}}
+	logs, err := ec.FilterLogs(context.Background(), q)
+	if err != nil || len(logs) != 0 {
+		t.Fatalf("before any epoch change: %v, %v", logs, err)
+	}
+	c.SetEpoch(2)
+	c.SetEpoch(3)
+	logs, err = ec.FilterLogs(context.Background(), q)
+	if err != nil || len(logs) != 2 {
+		t.Fatalf("after two epoch changes: %d logs, %v", len(logs), err)
+	}
+	if logs[0].BlockNumber >= logs[1].BlockNumber || new(big.Int).SetBytes(logs[1].Data).Sign() != 0 {
+		t.Errorf("logs %+v: want increasing blocks and newState 0 (Active)", logs)
+	}
+	q.FromBlock = new(big.Int).SetUint64(logs[1].BlockNumber)
+	if logs, _ := ec.FilterLogs(context.Background(), q); len(logs) != 1 {
+		t.Errorf("fromBlock filter: %d logs, want 1", len(logs))
+	}
+	q.Addresses = []common.Address{common.HexToAddress("0x01")}
+	if logs, _ := ec.FilterLogs(context.Background(), q); len(logs) != 0 {
+		t.Errorf("address filter: %d logs, want 0", len(logs))
+	}
+}

@@ -48,7 +48,7 @@ async function startRPCProxy(target) {
         for (const q of list) {
           if (!q) continue;
           const a = outs.find((o) => o && o.id === q.id);
-          calls.push({ method: q.method, params: q.params, error: !r.ok ? `HTTP ${r.status}: ${text}` : a && a.error ? a.error : null });
+          calls.push({ method: q.method, params: q.params, result: a ? a.result : undefined, error: !r.ok ? `HTTP ${r.status}: ${text}` : a && a.error ? a.error : null });
         }
         res.writeHead(r.status, { 'content-type': r.headers.get('content-type') || 'application/json' });
         res.end(text);
