@@ -6,6 +6,10 @@
 //	litsign publish-delegation [--seal] [FILE|-]
 //	litsign revoke --pkp 0x04…           operator revocation
 //	litsign delegations                  list stored delegations (never secrets)
+//	litsign sign --pkp 0x04… (--message TEXT | --hex 0x…) [--chain ethereum]
+//	                                     submit a pkp-sign job, print its result (non-zero exit on an error result)
+//	litsign bench --pkp 0x04… --jobs N --concurrency C
+//	                                     load generator: jobs/s, latency percentiles, error results
 //	litsign devnet                       run a local Lit network and print its description
 //
 // Flags have environment fallbacks LITSIGN_<FLAG>; --dev-info FILE (from
