@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -18,7 +19,19 @@ import (
 // Job kinds: the last token of the job subject, <prefix>.jobs.<kind>.
 const (
 	KindPKPSign   = "pkp-sign"
-	KindExecuteJS = "execute-js" // reserved: rejected with bad_request until supported
+	KindExecuteJS = "execute-js"
+)
+
+// Delivery modes of an execute-js job: what litsignd does when it cannot
+// know whether an earlier delivery's action ran (the daemon died after the
+// nodes were called and before the result was recorded, or the nodes
+// failed mid-way).
+const (
+	// DeliveryAtMostOnce (the default): the action never runs twice; such
+	// a job ends with outcome_unknown instead.
+	DeliveryAtMostOnce = "at-most-once"
+	// DeliveryAtLeastOnce: the action is run again.
+	DeliveryAtLeastOnce = "at-least-once"
 )
 
 // HeaderReplyTo is the job header that names the reply subject
@@ -68,8 +81,14 @@ const (
 	// classified outcome (an internal transient failure on its last
 	// delivery, or deliveries lost to AckWait expiry). Retryable.
 	CodeDeliveryExhausted = "delivery_exhausted"
-	// CodeActionFailed: a Lit Action threw or timed out (execute-js).
+	// CodeActionFailed: a Lit Action threw, timed out or ran out of memory
+	// (execute-js); the error carries the action's logs.
 	CodeActionFailed = "action_failed"
+	// CodeOutcomeUnknown: an at-most-once execute-js job whose action may
+	// or may not have run (an earlier delivery reached the nodes and left
+	// no result, or the nodes failed after some may have run it). It is
+	// not run again. Not retryable: resubmitting may run the action twice.
+	CodeOutcomeUnknown = "outcome_unknown"
 	// CodeInternal: a failure of litsignd itself.
 	CodeInternal = "internal"
 )
@@ -83,7 +102,7 @@ var ErrBadJob = errors.New("bad job")
 // wildcards or spaces.
 var validJobID = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-// Job is a decoded, validated sign job.
+// Job is a decoded, validated job: pkp-sign or execute-js.
 type Job struct {
 	// ID is the producer's job id (also the Nats-Msg-Id of the job and of
 	// its result). It is set on a decode error too when it is valid.
@@ -98,6 +117,16 @@ type Job struct {
 	Message []byte
 	// Chain says how Message becomes the signed digest.
 	Chain litnode.SigningChain
+	// Code is an execute-js job's action source; IPFSID its CID instead.
+	// CID is the action's CID either way (litnode.IPFSCIDv0 of Code).
+	Code   []byte
+	IPFSID string
+	CID    string
+	// JSParams are an execute-js job's action parameters (never nil).
+	JSParams map[string]any
+	// Delivery is an execute-js job's delivery mode (DeliveryAtMostOnce
+	// unless the job says otherwise).
+	Delivery string
 	// ReplyTo is where the result goes: the replyTo field or the
 	// Lit-Reply-To header; empty means <prefix>.results.<id>. It is set on
 	// a decode error too, so the error result reaches the producer.
@@ -137,30 +166,19 @@ func DecodeJob(data []byte, header nats.Header) (Job, error) {
 		// Salvage the id and reply subject for the error result.
 		var loose jobWire
 		if json.Unmarshal(data, &loose) == nil {
-			fillAddress(&job, loose, hdrReply)
+			_ = fillAddress(&job, loose.ID, loose.PKPPublicKey, loose.ReplyTo, hdrReply)
 		}
 		return job, badJob("job is not the documented JSON object: %v", err)
 	}
-	if err := fillAddress(&job, w, hdrReply); err != nil {
+	if err := fillAddress(&job, w.ID, w.PKPPublicKey, w.ReplyTo, hdrReply); err != nil {
 		return job, err
 	}
 	if dec.More() {
 		return job, badJob("trailing data after the job object")
 	}
-	if w.ID == nil || *w.ID == "" {
-		return job, badJob("missing id")
-	}
-	if err := checkJobID(*w.ID); err != nil {
+	if err := decodeIdentity(&job, w.ID, w.PKPPublicKey); err != nil {
 		return job, err
 	}
-	if w.PKPPublicKey == nil || *w.PKPPublicKey == "" {
-		return job, badJob("missing pkpPublicKey")
-	}
-	pkp, err := litnode.ParsePKPPublicKey(*w.PKPPublicKey)
-	if err != nil {
-		return job, badJob("pkpPublicKey: %v", err)
-	}
-	job.PKP, job.PKPHex = pkp, pkp.Hex()
 	switch {
 	case w.ToSign != nil && w.ToSignHex != nil:
 		return job, badJob("both toSign and toSignHex are set; send exactly one")
@@ -194,25 +212,132 @@ func DecodeJob(data []byte, header nats.Header) (Job, error) {
 	return job, nil
 }
 
+// decodeIdentity checks the job id and parses the PKP into job.
+func decodeIdentity(job *Job, id, pkpText *string) error {
+	if id == nil || *id == "" {
+		return badJob("missing id")
+	}
+	if err := checkJobID(*id); err != nil {
+		return err
+	}
+	if pkpText == nil || *pkpText == "" {
+		return badJob("missing pkpPublicKey")
+	}
+	pkp, err := litnode.ParsePKPPublicKey(*pkpText)
+	if err != nil {
+		return badJob("pkpPublicKey: %v", err)
+	}
+	job.PKP, job.PKPHex = pkp, pkp.Hex()
+	return nil
+}
+
+// execWire is an execute-js job body. Pointers tell absent from empty.
+type execWire struct {
+	ID           *string         `json:"id"`
+	PKPPublicKey *string         `json:"pkpPublicKey"`
+	Code         *string         `json:"code"`
+	IPFSID       *string         `json:"ipfsId"`
+	JSParams     json.RawMessage `json:"jsParams"`
+	Delivery     *string         `json:"delivery"`
+	ReplyTo      *string         `json:"replyTo"`
+}
+
+// validCID is what an ipfsId may be: base58 or base32 text only, so that
+// lit-litaction://<CID> stays one resource.
+var validCID = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
+
+// DecodeExecuteJSJob decodes and validates an execute-js job body (README
+// "NATS contract"): id, pkpPublicKey, exactly one of code (the action's
+// JavaScript source) and ipfsId, optional jsParams (an object), delivery
+// (at-most-once by default, or at-least-once) and replyTo. Errors and
+// partial results are as DecodeJob's.
+func DecodeExecuteJSJob(data []byte, header nats.Header) (Job, error) {
+	job := Job{Kind: KindExecuteJS, Delivery: DeliveryAtMostOnce}
+	hdrReply := strings.TrimSpace(header.Get(HeaderReplyTo))
+	if hdrReply != "" && validSubject(hdrReply) {
+		job.ReplyTo = hdrReply
+	}
+	if len(data) > MaxJobBytes {
+		return job, badJob("job of %d bytes exceeds %d", len(data), MaxJobBytes)
+	}
+	var w execWire
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		var loose execWire
+		if json.Unmarshal(data, &loose) == nil {
+			_ = fillAddress(&job, loose.ID, loose.PKPPublicKey, loose.ReplyTo, hdrReply)
+		}
+		return job, badJob("job is not the documented JSON object: %v", err)
+	}
+	if err := fillAddress(&job, w.ID, w.PKPPublicKey, w.ReplyTo, hdrReply); err != nil {
+		return job, err
+	}
+	if dec.More() {
+		return job, badJob("trailing data after the job object")
+	}
+	if err := decodeIdentity(&job, w.ID, w.PKPPublicKey); err != nil {
+		return job, err
+	}
+	switch {
+	case w.Code != nil && w.IPFSID != nil:
+		return job, badJob("both code and ipfsId are set; send exactly one")
+	case w.Code != nil:
+		if *w.Code == "" {
+			return job, badJob("code is empty")
+		}
+		job.Code = []byte(*w.Code)
+		cid, err := litnode.IPFSCIDv0(job.Code)
+		if err != nil {
+			return job, badJob("code: %v", err)
+		}
+		job.CID = cid
+	case w.IPFSID != nil:
+		if !validCID.MatchString(*w.IPFSID) {
+			return job, badJob("ipfsId %q is not a CID", *w.IPFSID)
+		}
+		job.IPFSID, job.CID = *w.IPFSID, *w.IPFSID
+	default:
+		return job, badJob("missing code or ipfsId")
+	}
+	job.JSParams = map[string]any{}
+	if p := bytes.TrimSpace(w.JSParams); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
+		pd := json.NewDecoder(bytes.NewReader(p))
+		pd.UseNumber() // numbers reach the action exactly as sent
+		if p[0] != '{' || pd.Decode(&job.JSParams) != nil {
+			return job, badJob("jsParams must be a JSON object")
+		}
+	}
+	if w.Delivery != nil {
+		switch *w.Delivery {
+		case DeliveryAtMostOnce, DeliveryAtLeastOnce:
+			job.Delivery = *w.Delivery
+		default:
+			return job, badJob("delivery %q: want %s or %s", *w.Delivery, DeliveryAtMostOnce, DeliveryAtLeastOnce)
+		}
+	}
+	return job, nil
+}
+
 // fillAddress copies the id, PKP text and reply subject into job, and
 // checks the reply subject.
-func fillAddress(job *Job, w jobWire, hdrReply string) error {
-	if w.ID != nil && checkJobID(*w.ID) == nil {
-		job.ID = *w.ID
+func fillAddress(job *Job, id, pkpText, replyTo *string, hdrReply string) error {
+	if id != nil && checkJobID(*id) == nil {
+		job.ID = *id
 	}
-	if w.PKPPublicKey != nil {
-		job.PKPHex = *w.PKPPublicKey
+	if pkpText != nil {
+		job.PKPHex = *pkpText
 		if len(job.PKPHex) > 140 {
 			job.PKPHex = job.PKPHex[:140]
 		}
 	}
-	if w.ReplyTo == nil {
+	if replyTo == nil {
 		if hdrReply != "" && !validSubject(hdrReply) {
 			return badJob("%s header is not a valid subject", HeaderReplyTo)
 		}
 		return nil
 	}
-	body := *w.ReplyTo
+	body := *replyTo
 	if !validSubject(body) {
 		return badJob("replyTo %q is not a valid subject", body)
 	}
@@ -252,15 +377,30 @@ func badJob(format string, args ...any) error {
 }
 
 // Result is the body of a job's result (README "NATS contract"). A success
-// has Signature and CompletedAt; a failure has Error.
+// has CompletedAt and, for pkp-sign, Signature, for execute-js, the
+// ActionResult fields; a failure has Error.
 type Result struct {
 	ID           string           `json:"id"`
 	Status       string           `json:"status"`
 	Kind         string           `json:"kind"`
 	PKPPublicKey string           `json:"pkpPublicKey"`
 	Signature    *ResultSignature `json:"signature,omitempty"`
-	Error        *ResultError     `json:"error,omitempty"`
-	CompletedAt  *time.Time       `json:"completedAt,omitempty"`
+	// ActionResult is set on an execute-js success; its fields are
+	// written inline (response, logs, signatures) and omitted otherwise.
+	*ActionResult
+	Error       *ResultError `json:"error,omitempty"`
+	CompletedAt *time.Time   `json:"completedAt,omitempty"`
+}
+
+// ActionResult is what an execute-js job's action produced.
+type ActionResult struct {
+	// Response is the action's response: the JSON it set, when it parses,
+	// else the string.
+	Response json.RawMessage `json:"response"`
+	// Logs is the action's console output.
+	Logs string `json:"logs"`
+	// Signatures are the signatures the action made, by sigName.
+	Signatures map[string]*ResultSignature `json:"signatures"`
 }
 
 // ResultSignature is a combined PKP signature, hex with 0x.
@@ -278,6 +418,9 @@ type ResultError struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable"`
+	// Logs are the action's logs of a failed execute-js job, when the
+	// nodes returned them.
+	Logs string `json:"logs,omitempty"`
 }
 
 // newResultSignature renders a combined signature.
@@ -293,8 +436,36 @@ func newResultSignature(sig litnode.ECDSASignature) *ResultSignature {
 	}
 }
 
+// newActionResult renders what an action produced.
+func newActionResult(r litnode.ExecuteJSResult) *ActionResult {
+	resp, err := json.Marshal(r.Response)
+	if err != nil { // cannot happen: values decoded from JSON
+		resp, _ = json.Marshal(r.ResponseRaw)
+	}
+	sigs := make(map[string]*ResultSignature, len(r.Signatures))
+	for name, sig := range r.Signatures {
+		sigs[name] = newResultSignature(sig)
+	}
+	return &ActionResult{Response: resp, Logs: boundLogs(r.Logs), Signatures: sigs}
+}
+
 // maxErrorMessage bounds a result's error message.
 const maxErrorMessage = 1024
+
+// maxLogs bounds the action logs in a result.
+const maxLogs = 64 << 10
+
+// boundLogs cuts logs to maxLogs bytes, on a UTF-8 boundary.
+func boundLogs(s string) string {
+	if len(s) <= maxLogs {
+		return s
+	}
+	cut := maxLogs
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
 
 // errorMessage renders err for a result: bounded, one line.
 func errorMessage(err error) string {

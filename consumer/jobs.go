@@ -29,6 +29,12 @@ type Signer interface {
 	PKPSign(ctx context.Context, req litnode.PKPSignRequest) (litnode.ECDSASignature, error)
 }
 
+// Executor is the part of *litnode.Client that runs Lit Actions
+// (execute-js jobs).
+type Executor interface {
+	ExecuteJS(ctx context.Context, req litnode.ExecuteJSRequest) (litnode.ExecuteJSResult, error)
+}
+
 // ResultPublisher publishes a job's result body on subject with msgID as
 // its Nats-Msg-Id ("" for none). *NATSResults implements it.
 type ResultPublisher interface {
@@ -50,12 +56,15 @@ const (
 	DefaultJobTimeout   = 2 * time.Minute
 )
 
-// Jobs handles sign jobs: decode and validate, delegation from the cache,
-// pre-checks without any network call (expiry with a margin, ReCap scope),
-// fresh short-lived session signatures for the selected nodes, PKPSign,
-// then one result and the acknowledgement decided by jobDisposition. A
-// job's ledger entry makes a redelivered job that already has a final
-// result publish that result again instead of signing twice.
+// Jobs handles sign jobs (pkp-sign) and Lit Action jobs (execute-js):
+// decode and validate, delegation from the cache, pre-checks without any
+// network call (expiry with a margin, ReCap scope), fresh short-lived
+// session signatures for the selected nodes, PKPSign or ExecuteJS, then
+// one result and the acknowledgement decided by jobDisposition. A job's
+// ledger entry makes a redelivered job that already has a final result
+// publish that result again instead of signing twice, and an at-most-once
+// execute-js job whose earlier delivery may have run the action end with
+// outcome_unknown instead of running it again.
 //
 // Handle is a Handler for Pull, which bounds jobs in flight and pulls in
 // small batches (jetstream-notes A.1). Configure the fields, then call
@@ -67,6 +76,9 @@ type Jobs struct {
 	Delegations DelegationSource
 	// Signer signs with a PKP. Required.
 	Signer Signer
+	// Executor runs Lit Actions for execute-js jobs; nil means Signer, if
+	// it is one (a *litnode.Client is both).
+	Executor Executor
 	// Results publishes results. Required.
 	Results ResultPublisher
 	// Events publishes "needed" events when a job fails for lack of a
@@ -189,15 +201,25 @@ func (j *Jobs) replySubject(job Job) string {
 // decode decodes a job message into a job with its kind, checks what
 // DecodeJob cannot know (kind, reply subject) and reports the first error.
 func (j *Jobs) decode(subject string, data []byte, header nats.Header) (Job, error) {
-	job, err := DecodeJob(data, header)
+	job, err := decodeKind(j.kindOf(subject), data, header)
 	job.Kind = j.kindOf(subject)
 	if rerr := j.checkReply(&job); err == nil {
 		err = rerr
 	}
-	if err == nil && job.Kind != KindPKPSign {
-		err = badJob("job kind %q is not supported", job.Kind)
-	}
 	return job, err
+}
+
+// decodeKind decodes a job body of kind.
+func decodeKind(kind string, data []byte, header nats.Header) (Job, error) {
+	switch kind {
+	case KindPKPSign:
+		return DecodeJob(data, header)
+	case KindExecuteJS:
+		return DecodeExecuteJSJob(data, header)
+	}
+	// Salvage the address for the error result.
+	job, _ := DecodeJob(data, header)
+	return job, badJob("job kind %q is not supported", kind)
 }
 
 // Handle handles one job delivery and acknowledges it: see Jobs and
@@ -220,78 +242,155 @@ func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
 	f := finisher{j: j, msg: msg, job: job, log: log, start: start, delivered: delivered, last: last}
 
 	if err == nil && j.Ledger != nil {
-		rev, done, lerr := j.Ledger.MarkStarted(ctx, job.ID, job.Kind, delivered, j.now())
+		rev, prev, lerr := j.Ledger.Start(ctx, job.ID, job.Kind, delivered, j.now())
 		switch {
 		case lerr != nil:
 			err = fmt.Errorf("%w: %v", errInfra, lerr)
-		case done != nil:
-			f.republish(ctx, done)
+		case prev != nil && prev.State == LedgerDone:
+			f.republish(ctx, prev)
 			return
 		default:
 			f.rev, f.ledgered = rev, true
+			if job.Kind == KindExecuteJS && job.Delivery == DeliveryAtMostOnce && prev != nil && prev.State == LedgerStarted {
+				// An earlier delivery began the job and left no result: it
+				// may have reached the nodes before its daemon died.
+				err = fmt.Errorf("%w: delivery %d started the job at %s and left no result",
+					errOutcomeUnknown, prev.Deliveries, prev.StartedAt.Format(time.RFC3339))
+			}
 		}
 	}
-	var sig litnode.ECDSASignature
+	var out jobOutput
 	if err == nil {
-		sig, err = j.sign(ctx, msg, job, log)
+		switch job.Kind {
+		case KindExecuteJS:
+			out.action, err = j.execute(ctx, msg, job, log, &f)
+		default:
+			out.sig, err = j.sign(ctx, msg, job, log)
+		}
 	}
-	f.finish(ctx, sig, err)
+	f.finish(ctx, out, err)
 }
 
-// sign runs the pre-checks and PKPSign for a decoded job.
-func (j *Jobs) sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.Logger) (litnode.ECDSASignature, error) {
-	var none litnode.ECDSASignature
+// jobOutput is what a successful job produced: a signature (pkp-sign) or
+// an action's result (execute-js).
+type jobOutput struct {
+	sig    litnode.ECDSASignature
+	action litnode.ExecuteJSResult
+}
+
+// delegation looks up the job's delegation and runs the pre-checks that
+// need no network call: expiry with the margin, a usable record.
+func (j *Jobs) delegation(ctx context.Context, job Job) (*delegationstore.Delegation, *litnode.Delegation, error) {
 	d, err := j.Delegations.Get(ctx, job.PKP)
 	switch {
 	case errors.Is(err, delegationstore.ErrNotFound):
 		j.Metrics.lookup(lookupNotFound)
-		return none, err
+		return nil, nil, err
 	case errors.Is(err, delegationstore.ErrExpired):
 		j.Metrics.lookup(lookupExpired)
-		return none, err
+		return nil, nil, err
 	case err != nil:
 		j.Metrics.lookup(lookupError)
-		return none, err
+		return nil, nil, err
 	}
-	// Pre-checks: no network call for a job that cannot succeed.
 	if margin := j.expiryMargin(); !j.now().Add(margin).Before(d.Expiration) {
 		j.Metrics.lookup(lookupExpired)
-		return none, fmt.Errorf("%w: the delegation for %s expires at %s, within the %s margin",
+		return nil, nil, fmt.Errorf("%w: the delegation for %s expires at %s, within the %s margin",
 			delegationstore.ErrExpired, job.PKPHex, d.Expiration.UTC().Format(time.RFC3339), margin)
 	}
 	j.Metrics.lookup(lookupHit)
 	parsed := d.Parsed
 	if parsed == nil {
 		if parsed, err = litnode.ParseDelegation(d.AuthSig); err != nil {
-			return none, fmt.Errorf("%w: %v", errUnusableDelegation, err)
+			return nil, nil, fmt.Errorf("%w: %v", errUnusableDelegation, err)
 		}
 	}
 	if d.SessionKey == nil {
-		return none, fmt.Errorf("%w: no session key", errUnusableDelegation)
+		return nil, nil, fmt.Errorf("%w: no session key", errUnusableDelegation)
 	}
-	if !parsed.Grants(job.PKP.ResourceKey(), litnode.AbilityPKPSigning) {
-		return none, fmt.Errorf("%w: %s: the delegation's ReCap grants no Threshold/Signing on %s or lit-pkp://*",
-			errScopeDenied, job.PKPHex, job.PKP.ResourceKey())
-	}
+	return d, parsed, nil
+}
 
+// litCall starts the heartbeat and bounds the Lit call; it returns the
+// call's context, the session auth and a function that ends both.
+func (j *Jobs) litCall(ctx context.Context, msg jetstream.Msg, d *delegationstore.Delegation, log *slog.Logger) (context.Context, litnode.SessionAuth, func()) {
 	stop := j.heartbeat(msg, log)
-	defer stop()
 	timeout := j.Timeout
 	if timeout <= 0 {
 		timeout = DefaultJobTimeout
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	ttl := j.SessionTTL
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	return j.Signer.PKPSign(sctx, litnode.PKPSignRequest{
-		PKP:     job.PKP,
-		Message: job.Message,
-		Chain:   job.Chain,
-		Auth:    litnode.SessionAuth{Key: d.SessionKey, Delegation: d.AuthSig, Expiration: d.Expiration, TTL: ttl},
-	})
+	auth := litnode.SessionAuth{Key: d.SessionKey, Delegation: d.AuthSig, Expiration: d.Expiration, TTL: ttl}
+	return sctx, auth, func() { cancel(); stop() }
+}
+
+// sign runs the pre-checks and PKPSign for a decoded job.
+func (j *Jobs) sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.Logger) (litnode.ECDSASignature, error) {
+	var none litnode.ECDSASignature
+	d, parsed, err := j.delegation(ctx, job)
+	if err != nil {
+		return none, err
+	}
+	// Pre-check: no network call for a job that cannot succeed.
+	if !parsed.Grants(job.PKP.ResourceKey(), litnode.AbilityPKPSigning) {
+		return none, fmt.Errorf("%w: %s: the delegation's ReCap grants no Threshold/Signing on %s or lit-pkp://*",
+			errScopeDenied, job.PKPHex, job.PKP.ResourceKey())
+	}
+	sctx, auth, done := j.litCall(ctx, msg, d, log)
+	defer done()
+	return j.Signer.PKPSign(sctx, litnode.PKPSignRequest{PKP: job.PKP, Message: job.Message, Chain: job.Chain, Auth: auth})
+}
+
+// executor returns the Executor of execute-js jobs, or nil.
+func (j *Jobs) executor() Executor {
+	if j.Executor != nil {
+		return j.Executor
+	}
+	if x, ok := j.Signer.(Executor); ok {
+		return x
+	}
+	return nil
+}
+
+// execute runs the pre-checks and ExecuteJS for a decoded execute-js job.
+// It records in f whether the action may have run, and turns a transient
+// failure after which it may have run into outcome_unknown for an
+// at-most-once job (the job must not be redelivered into a second run).
+func (j *Jobs) execute(ctx context.Context, msg jetstream.Msg, job Job, log *slog.Logger, f *finisher) (litnode.ExecuteJSResult, error) {
+	var none litnode.ExecuteJSResult
+	x := j.executor()
+	if x == nil {
+		return none, badJob("this litsignd runs no Lit Actions (no executor configured)")
+	}
+	d, parsed, err := j.delegation(ctx, job)
+	if err != nil {
+		return none, err
+	}
+	// Pre-check: the node checks the session signature's resource against
+	// the action's CID (network.md §8.1 authSig, auth.md §6 step 6c), so a
+	// delegation that does not grant it would fail on every node.
+	resource := "lit-litaction://" + job.CID
+	if !parsed.Grants(resource, litnode.AbilityLitActionExecution) {
+		return none, fmt.Errorf("%w: %s: the delegation's ReCap grants no Threshold/Execution on %s or lit-litaction://*",
+			errScopeDenied, job.PKPHex, resource)
+	}
+	sctx, auth, done := j.litCall(ctx, msg, d, log)
+	defer done()
+	f.called = true
+	res, err := x.ExecuteJS(sctx, litnode.ExecuteJSRequest{Code: job.Code, IPFSID: job.IPFSID, JSParams: job.JSParams, Auth: auth})
+	if err == nil {
+		f.mayHaveRun = true
+		return res, nil
+	}
+	f.mayHaveRun = litnode.ActionMayHaveRun(err)
+	if _, _, act := jobDisposition(err, false); act == actNak && f.mayHaveRun && job.Delivery == DeliveryAtMostOnce {
+		return none, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+	}
+	return none, err
 }
 
 // heartbeat sends InProgress every Heartbeat until stop is called, so a
@@ -336,15 +435,19 @@ type finisher struct {
 	last      bool
 	ledgered  bool   // the ledger has a started entry of this delivery
 	rev       uint64 // its revision
+	// called and mayHaveRun: ExecuteJS was called, and the action may
+	// have run (execute-js only).
+	called, mayHaveRun bool
 }
 
 // finish decides the delivery's fate with jobDisposition, then publishes
 // the result (recorded in the ledger first) and acks or terminates, or
 // naks.
-func (f *finisher) finish(ctx context.Context, sig litnode.ECDSASignature, err error) {
+func (f *finisher) finish(ctx context.Context, out jobOutput, err error) {
 	j, job, log := f.j, f.job, f.log
 	code, retryable, act := jobDisposition(err, f.last)
 	if act == actNak {
+		f.release(ctx)
 		delay := j.backoff(f.delivered)
 		log.Warn("job failed transiently; redelivery requested", "code", code, "delay", delay, "err", err)
 		f.nak(code, delay)
@@ -354,13 +457,20 @@ func (f *finisher) finish(ctx context.Context, sig litnode.ECDSASignature, err e
 	outcome := outcomeOK
 	if err == nil {
 		res.Status = StatusOK
-		res.Signature = newResultSignature(sig)
+		if job.Kind == KindExecuteJS {
+			res.ActionResult = newActionResult(out.action)
+		} else {
+			res.Signature = newResultSignature(out.sig)
+		}
 		at := j.now().UTC()
 		res.CompletedAt = &at
 	} else {
 		outcome = outcomeError
 		res.Status = StatusError
 		res.Error = &ResultError{Code: code, Message: errorMessage(err), Retryable: retryable}
+		if code == CodeActionFailed {
+			res.Error.Logs = boundLogs(litnode.ActionLogs(err))
+		}
 		log.Info("job failed", "code", code, "retryable", retryable, "err", err)
 	}
 	subject := j.replySubject(job)
@@ -406,6 +516,21 @@ func (f *finisher) finish(ctx context.Context, sig litnode.ECDSASignature, err e
 		f.ack(ctx)
 	} else {
 		f.term(code)
+	}
+}
+
+// release tells the ledger that this execute-js delivery is being
+// redelivered without the action having run (it failed before ExecuteJS,
+// or ExecuteJS proves no node ran it), so that the redelivery may run it
+// even at most once. A crash before release leaves the entry started: the
+// redelivery of an at-most-once job then ends with outcome_unknown, the
+// safe side.
+func (f *finisher) release(ctx context.Context) {
+	if !f.ledgered || f.job.Kind != KindExecuteJS || (f.called && f.mayHaveRun) {
+		return
+	}
+	if err := f.j.Ledger.Release(ctx, f.job.ID, f.rev, f.job.Kind, f.delivered); err != nil {
+		f.log.Warn("could not release the job's ledger entry; an at-most-once redelivery will report outcome_unknown", "err", err)
 	}
 }
 
@@ -519,6 +644,7 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 	log = log.With("job", job.ID, "seq", adv.StreamSeq, "deliveries", adv.Deliveries)
 	subject := j.replySubject(job)
 	var body []byte
+	started := false
 	if derr == nil && j.Ledger != nil {
 		done, err := j.Ledger.Get(ctx, job.ID)
 		if err != nil {
@@ -528,11 +654,18 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 		if done != nil && done.State == LedgerDone {
 			body = done.Result
 		}
+		started = done != nil && done.State == LedgerStarted
 	}
 	if body == nil {
 		res := Result{ID: job.ID, Kind: job.Kind, PKPPublicKey: job.PKPHex, Status: StatusError,
 			Error: &ResultError{Code: CodeDeliveryExhausted, Retryable: true,
 				Message: fmt.Sprintf("the job was delivered %d times without completing", adv.Deliveries)}}
+		if job.Kind == KindExecuteJS && started {
+			// A delivery may have reached the nodes: resubmitting may run
+			// the action twice.
+			res.Error = &ResultError{Code: CodeOutcomeUnknown,
+				Message: fmt.Sprintf("the job was delivered %d times without completing; the action may have run", adv.Deliveries)}
+		}
 		if derr != nil {
 			res.Error = &ResultError{Code: CodeBadRequest, Message: errorMessage(derr)}
 		}

@@ -17,6 +17,9 @@ var (
 	// errInfra: litsignd's own JetStream plumbing (ledger, result publish)
 	// failed; a redelivery may succeed.
 	errInfra = errors.New("litsignd infrastructure unavailable")
+	// errOutcomeUnknown: an at-most-once execute-js job whose action may
+	// have run and whose outcome is not known; it must not run again.
+	errOutcomeUnknown = errors.New("the action may have run; its outcome is unknown")
 )
 
 // jobDisposition is the job consumer's whole acknowledgement policy
@@ -26,7 +29,9 @@ var (
 //
 //   - nil: ack (the ok result was published).
 //   - Permanent failures (bad input, no or expired delegation, scope,
-//     payment, auth rejected by the nodes): an error result, then Term.
+//     payment, auth rejected by the nodes, a Lit Action that failed, an
+//     at-most-once action whose outcome is unknown): an error result, then
+//     Term.
 //   - Transient failures (Lit network unavailable, timeouts, shares that do
 //     not combine, litsignd's own plumbing): NakWithDelay, no result.
 //   - A transient failure on the last allowed delivery (lastDelivery) is
@@ -46,6 +51,10 @@ func jobDisposition(err error, lastDelivery bool) (code string, retryable bool, 
 	switch {
 	case err == nil:
 		return "", false, actAck
+	case errors.Is(err, errOutcomeUnknown):
+		// First: it wraps the transient failure that made the outcome
+		// unknown, which must not cause a redelivery.
+		return CodeOutcomeUnknown, false, actTerm
 	case errors.Is(err, ErrBadJob), errors.Is(err, litnode.ErrMalformed), errors.Is(err, litnode.ErrBadRequest):
 		return CodeBadRequest, false, actTerm
 	case errors.Is(err, delegationstore.ErrNotFound):

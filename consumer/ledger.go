@@ -17,6 +17,10 @@ const (
 	// LedgerDone: the job's final result is recorded; it was published or
 	// is being published.
 	LedgerDone = "done"
+	// LedgerReleased: a delivery of the job started and failed
+	// transiently without reaching the Lit nodes; the job may be run
+	// again, even at most once.
+	LedgerReleased = "released"
 )
 
 // DefaultLedgerTTL is how long the ledger remembers a job: a job id seen
@@ -101,6 +105,18 @@ func (l *Ledger) Get(ctx context.Context, id string) (*LedgerEntry, error) {
 // is done: then it writes nothing and returns the done entry. Otherwise it
 // returns the revision it wrote, for MarkDone.
 func (l *Ledger) MarkStarted(ctx context.Context, id, kind string, deliveries uint64, at time.Time) (rev uint64, done *LedgerEntry, err error) {
+	rev, prev, err := l.Start(ctx, id, kind, deliveries, at)
+	if err != nil || prev == nil || prev.State != LedgerDone {
+		return rev, nil, err
+	}
+	return 0, prev, nil
+}
+
+// Start is MarkStarted that also returns the entry it replaced (nil if
+// none): a started one tells that an earlier delivery began the job and
+// left no result, which an at-most-once job must not ignore. When prev is
+// done, Start writes nothing and rev is 0.
+func (l *Ledger) Start(ctx context.Context, id, kind string, deliveries uint64, at time.Time) (rev uint64, prev *LedgerEntry, err error) {
 	value, err := json.Marshal(LedgerEntry{State: LedgerStarted, Kind: kind, Deliveries: deliveries, StartedAt: at.UTC()})
 	if err != nil {
 		return 0, nil, err
@@ -122,7 +138,7 @@ func (l *Ledger) MarkStarted(ctx context.Context, id, kind string, deliveries ui
 		}
 		rev, err := l.write(ctx, id, value, cur)
 		if err == nil {
-			return rev, nil, nil
+			return rev, cur, nil
 		}
 		if !casConflict(err) {
 			return 0, nil, fmt.Errorf("ledger mark %s started: %w", id, err)
@@ -164,6 +180,21 @@ func (l *Ledger) MarkDone(ctx context.Context, id string, rev uint64, e LedgerEn
 		rev = 0 // re-read: a later delivery started, or another finished
 	}
 	return nil, fmt.Errorf("ledger mark %s done: gave up after %d conflicting writes", id, ledgerCASAttempts)
+}
+
+// Release marks the job's started entry (revision rev) released: the
+// delivery failed without reaching the Lit nodes, so a redelivery may run
+// the job even at most once. It writes nothing if another delivery wrote
+// the entry since (a CAS conflict is not an error).
+func (l *Ledger) Release(ctx context.Context, id string, rev uint64, kind string, deliveries uint64) error {
+	value, err := json.Marshal(LedgerEntry{State: LedgerReleased, Kind: kind, Deliveries: deliveries})
+	if err != nil {
+		return err
+	}
+	if _, err := l.kv.Update(ctx, id, value, rev); err != nil && !casConflict(err) {
+		return fmt.Errorf("ledger release %s: %w", id, err)
+	}
+	return nil
 }
 
 // write creates the key when cur is nil, else updates it on cur's revision.

@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"delegations":        {"list stored delegations (no secrets)", cmdDelegations},
 		"devnet":             {"run a local Lit network and print its description JSON", cmdDevnet},
 		"sign":               {"submit a pkp-sign job and print its result", cmdSign},
+		"exec":               {"submit an execute-js job (a Lit Action) and print its result", cmdExec},
 		"bench":              {"load-generate sign jobs and report jobs/s and latency percentiles", cmdBench},
 	}
 }

@@ -16,6 +16,9 @@ type PublicError struct {
 	Message       string   `json:"message,omitempty"`
 	CorrelationID string   `json:"correlationId,omitempty"`
 	Details       []string `json:"details,omitempty"`
+	// Logs is the Lit Action's console output, appended to the errors of
+	// a failed action (network.md §11.1 handle_with_logs); nil elsewhere.
+	Logs *string `json:"logs,omitempty"`
 }
 
 // GenericResponse is the node's response wrapper (network.md §3 "Response
@@ -54,6 +57,12 @@ const (
 	CodeOldEndpointVersion                = "OldEndpointVersionNoLongerSupported"
 	CodeMissingRequestID                  = "CoreApiMissingRequiredXRequestIdHeader"
 	CodeInvalidSDKVersion                 = "CoreApiInvalidXSDKVersionHeader"
+	// ---- Lit Actions (network.md §8, §11.2) ----
+	CodeInvalidIPFSID      = "NodeInvalidIPFSID"
+	CodeJsExecutionError   = "NodeJsExecutionError"
+	CodeJsTimeoutError     = "NodeJsTimeoutError"
+	CodeJsMemoryLimitError = "NodeJsMemoryLimitError"
+	// ---- end Lit Actions ----
 	// CodeRequestTimeout is not a PublicError code: it is the plain string a
 	// node puts in errorObject (or errorCode, without a session) when its
 	// own request timeout fires (network.md §11.1).
@@ -96,6 +105,12 @@ var codes = map[string]codeInfo{
 	CodeOldEndpointVersion:                {"Validation", 410, "this endpoint version is no longer supported"},
 	CodeMissingRequestID:                  {"Validation", 400, "the X-Request-Id header is required"},
 	CodeInvalidSDKVersion:                 {"Validation", 400, "the X-Lit-SDK-Version header is not a valid semver version"},
+	// ---- Lit Actions (network.md §11.2: Validation / 400 and 502) ----
+	CodeInvalidIPFSID:      {"Validation", 400, "invalid IPFS id: no code or ipfs hash, or the code could not be retrieved"},
+	CodeJsExecutionError:   {"Validation", 502, "the Lit Action failed to execute"},
+	CodeJsTimeoutError:     {"Validation", 502, "the Lit Action timed out"},
+	CodeJsMemoryLimitError: {"Validation", 502, "the Lit Action exceeded its memory limit"},
+	// ---- end Lit Actions ----
 }
 
 // apiError is a node-side failure on its way to the wire: the innermost
@@ -109,6 +124,13 @@ type apiError struct {
 	status  int
 	message string
 	details []string
+	// ---- Lit Actions (network.md §8.2, §11.1) ----
+	// logs, when set, is appended to the PublicError (handle_with_logs).
+	logs *string
+	// object, when set, replaces the PublicError as errorObject: a thrown
+	// action's source error carries its logs there instead.
+	object *string
+	// ---- end Lit Actions ----
 }
 
 // codedErr makes an error carrying a node error code; details describe the
@@ -150,6 +172,7 @@ func (e *apiError) public(correlationID string) PublicError {
 		Message:       e.message,
 		CorrelationID: correlationID,
 		Details:       e.details,
+		Logs:          e.logs,
 	}
 }
 
@@ -157,6 +180,9 @@ func (e *apiError) public(correlationID string) PublicError {
 // JSON text of the PublicError (network.md §5.3, §13.4 step 4).
 func (e *apiError) generic(correlationID string) GenericResponse {
 	obj := string(mustMarshal(e.public(correlationID)))
+	if e.object != nil { // Lit Actions: a thrown action's logs (network.md §8.2)
+		obj = *e.object
+	}
 	short := e.short
 	return GenericResponse{OK: false, Error: &short, ErrorObject: &obj, Data: nil}
 }

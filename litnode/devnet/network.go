@@ -41,6 +41,24 @@ type Config struct {
 	// longer is answered 408 request_timeout (network.md §11.1, §12). 0 means
 	// 30 s, Lit's default.
 	NodeTimeout time.Duration
+
+	// ---- Lit Actions (network.md §8; execute.go) ----
+	// ActionsDir is a directory of Lit Action files. Every regular file
+	// directly in it is served under its IPFS CIDv0 (litnode.IPFSCIDv0) to
+	// execute requests that name an ipfsId. It is indexed at Start, and
+	// read again when a request names a CID not in the index. "" means no
+	// directory: only inline code runs.
+	ActionsDir string
+	// ActionTimeout bounds one run of an action; a longer run is
+	// interrupted and answered NodeJsTimeoutError (502). 0 means 30 s,
+	// Lit's default.
+	ActionTimeout time.Duration
+	// ActionMemoryLimit bounds, in bytes, how much the live Go heap may
+	// grow while an action runs (the process's heap: actions running at the
+	// same time count together); beyond it the action is interrupted and
+	// answered NodeJsMemoryLimitError (502). 0 means 64 MiB.
+	ActionMemoryLimit uint64
+	// ---- end Lit Actions ----
 }
 
 // Defaults of Config.
@@ -50,6 +68,9 @@ const (
 	DefaultSeed        = "litsignd-devnet"
 	DefaultPKPs        = 3
 	DefaultNodeTimeout = 30 * time.Second
+
+	DefaultActionTimeout     = 30 * time.Second // Lit Actions
+	DefaultActionMemoryLimit = 64 << 20         // Lit Actions, bytes
 )
 
 // blockInterval is how old the latest block may get before a handshake mints
@@ -108,6 +129,7 @@ type Network struct {
 	pkpByTok  map[string]*pkpRecord
 	payments  map[common.Address]PaymentMode
 	mintCount int
+	actions   *actionStore // Lit Actions: ActionsDir index and run counts (execute.go)
 	blockMu   sync.Mutex
 }
 
@@ -133,6 +155,12 @@ func Start(cfg Config) (*Network, error) {
 	if cfg.NodeTimeout <= 0 {
 		cfg.NodeTimeout = DefaultNodeTimeout
 	}
+	if cfg.ActionTimeout <= 0 {
+		cfg.ActionTimeout = DefaultActionTimeout
+	}
+	if cfg.ActionMemoryLimit == 0 {
+		cfg.ActionMemoryLimit = DefaultActionMemoryLimit
+	}
 	if cfg.Nodes < 2 || cfg.Nodes > 64 {
 		return nil, fmt.Errorf("devnet: %d nodes; want 2..64", cfg.Nodes)
 	}
@@ -157,6 +185,12 @@ func Start(cfg Config) (*Network, error) {
 	for i := range n.prices {
 		n.prices[i] = new(big.Int).Set(defaultPrice)
 	}
+	// Lit Actions (execute.go): index ActionsDir before serving.
+	acts, err := newActionStore(cfg.ActionsDir, log)
+	if err != nil {
+		return nil, err
+	}
+	n.actions = acts
 
 	// network.md §13.1: the BLS root key, Shamir-split over the node ids.
 	bls := litnode.NewBLSSecretKey(append([]byte("bls-root:"), n.seed...))

@@ -199,9 +199,9 @@ func init() {
 }
 
 // ServeHTTP routes a request as a Naga node does (network.md §3): POST with a
-// JSON body to /web/handshake[/], /web/pkp/sign/v2 and
-// /web/sign_session_key/v2; 410 on the legacy routes; 404 otherwise. The
-// node's fault applies first.
+// JSON body to /web/handshake[/], /web/pkp/sign/v2, /web/sign_session_key/v2
+// and /web/execute/v2; 410 on the legacy routes; 404 otherwise. The node's
+// fault applies first.
 func (nd *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Time: nd.net.now(), Method: r.Method, Path: r.URL.Path, RequestID: correlationID(r)}
 	defer func() {
@@ -248,6 +248,8 @@ func (nd *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nd.serveE2EE(w, r, &rec, f, nd.pkpSign)
 	case path == "/web/sign_session_key/v2":
 		nd.serveE2EE(w, r, &rec, f, nd.signSessionKey)
+	case path == "/web/execute/v2": // Lit Actions (execute.go)
+		nd.serveE2EE(w, r, &rec, f, nd.execute)
 	case legacyRoutes[path]:
 		nd.plainError(w, &rec, codedErr(CodeOldEndpointVersion, path+" is a v0/v1 endpoint; Naga nodes serve /v2 only"))
 	default:

@@ -67,7 +67,8 @@ func TestHandshake(t *testing.T) {
 		{"wrong content type", "/web/handshake/", map[string]string{"X-Request-Id": "r", "Content-Type": "text/plain"}, body, 404, ""},
 		{"legacy route", "/web/pkp/sign", map[string]string{"X-Request-Id": "r"}, body, 410, CodeOldEndpointVersion},
 		{"legacy v1 route", "/web/sign_session_key/v1", map[string]string{"X-Request-Id": "r"}, body, 410, CodeOldEndpointVersion},
-		{"execute not yet", "/web/execute/v2", map[string]string{"X-Request-Id": "r"}, body, 501, ""},
+		{"execute without an envelope", "/web/execute/v2", map[string]string{"X-Request-Id": "r"}, body, 422, CodeBadInput},
+		{"encryption sign not yet", "/web/encryption/sign/v2", map[string]string{"X-Request-Id": "r"}, body, 501, ""},
 		{"unknown route", "/web/nope", map[string]string{"X-Request-Id": "r"}, body, 404, ""},
 	} {
 		st, b, err := httpDo(ctx, url+tc.path, tc.body, tc.hdr)

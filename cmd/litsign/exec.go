@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/litsignd/litsignd/litnode"
+)
+
+// cmdExec submits one execute-js job: a Lit Action from a file (--code,
+// "-" for stdin) or an IPFS CID (--ipfs), run by litsignd with the PKP's
+// stored delegation, and prints the result.
+func cmdExec(ctx context.Context, e env, args []string) (int, error) {
+	fs := flag.NewFlagSet("litsign exec", flag.ContinueOnError)
+	var c natsFlags
+	c.register(fs)
+	pkpHex := fs.String("pkp", "", "PKP public key 0x04… whose delegation runs the action")
+	codeFile := fs.String("code", "", "file with the action's JavaScript source (- for stdin)")
+	ipfsID := fs.String("ipfs", "", "IPFS CID of the action, instead of --code")
+	params := fs.String("params", "", "jsParams: a JSON object the action reads as jsParams.<key>")
+	delivery := fs.String("delivery", "at-most-once", "at-most-once (never run twice; outcome_unknown instead) or at-least-once")
+	if err := parse(fs, e, args); err != nil {
+		return 2, err
+	}
+	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+		return 2, fmt.Errorf("--pkp: %w", err)
+	}
+	if (*codeFile == "") == (*ipfsID == "") {
+		return 2, errors.New("give exactly one of --code and --ipfs")
+	}
+	if *delivery != "at-most-once" && *delivery != "at-least-once" {
+		return 2, fmt.Errorf("--delivery %q: want at-most-once or at-least-once", *delivery)
+	}
+	job := map[string]any{"id": newJobID(), "pkpPublicKey": *pkpHex, "delivery": *delivery}
+	if *codeFile != "" {
+		code, err := readCode(e, *codeFile)
+		if err != nil {
+			return 2, err
+		}
+		job["code"] = string(code)
+	} else {
+		job["ipfsId"] = *ipfsID
+	}
+	if *params != "" {
+		var p map[string]any
+		dec := json.NewDecoder(bytes.NewReader([]byte(*params)))
+		dec.UseNumber()
+		if err := dec.Decode(&p); err != nil || p == nil {
+			return 2, fmt.Errorf("--params must be a JSON object: %v", err)
+		}
+		job["jsParams"] = p
+	}
+	nc, _, err := c.connect()
+	if err != nil {
+		return 1, err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	reply := nats.NewInbox()
+	sub, err := nc.SubscribeSync(reply)
+	if err != nil {
+		return 1, err
+	}
+	defer sub.Unsubscribe()
+	if err := submit(ctx, nc, c.topology().JobSubject("execute-js"), reply, job); err != nil {
+		return 1, fmt.Errorf("publish job: %w", err)
+	}
+	m, err := sub.NextMsgWithContext(ctx)
+	if err != nil {
+		return 1, fmt.Errorf("no result within --timeout %s: %w", c.timeout, err)
+	}
+	fmt.Fprintln(e.stdout, string(m.Data))
+	var r jobResult
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return 1, fmt.Errorf("unreadable result: %w", err)
+	}
+	if r.Status != "ok" {
+		code := "unknown"
+		if r.Error != nil {
+			code = r.Error.Code
+		}
+		return 1, fmt.Errorf("job failed: %s", code)
+	}
+	return 0, nil
+}
+
+// readCode reads the action source from path, or stdin for "-".
+func readCode(e env, path string) ([]byte, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--code: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("--code %s is empty", path)
+	}
+	return b, nil
+}
