@@ -121,6 +121,14 @@ func (in *Intake) Handle(ctx context.Context, msg jetstream.Msg) {
 		in.logger().Error("delegation message failed on its last delivery; terminating it", "kind", kind, "seq", meta.Sequence.Stream, "err", err)
 		act = actTerm
 	}
+	if act != actNak && plain && in.SecureDelete != nil && meta != nil {
+		// Erase the plain envelope's bytes before acknowledging it: once a
+		// work-queue message is acked the server removes it (without
+		// overwriting), and a secure delete is no longer possible.
+		if err := in.SecureDelete(ctx, meta.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			in.logger().Warn("secure delete of the handled envelope failed", "seq", meta.Sequence.Stream, "err", err)
+		}
+	}
 	switch act {
 	case actAck:
 		if err := msg.DoubleAck(ctx); err != nil {
@@ -139,12 +147,6 @@ func (in *Intake) Handle(ctx context.Context, msg jetstream.Msg) {
 	case actNak:
 		in.logger().Warn("delegation message failed transiently; will be redelivered", "kind", kind, "err", err)
 		_ = msg.NakWithDelay(nakDelay(meta))
-		return
-	}
-	if plain && in.SecureDelete != nil && meta != nil {
-		if err := in.SecureDelete(ctx, meta.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			in.logger().Warn("secure delete of the handled envelope failed", "seq", meta.Sequence.Stream, "err", err)
-		}
 	}
 }
 

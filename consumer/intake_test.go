@@ -40,6 +40,10 @@ type intakeEnv struct {
 	events   chan consumer.DelegationEvent
 	evMu     sync.Mutex
 	seen     []consumer.DelegationEvent
+	// secure deletes done and failed
+	sdMu     sync.Mutex
+	sdOK     int
+	sdErrors []error
 }
 
 func newIntakeEnv(t *testing.T, lead time.Duration) *intakeEnv {
@@ -104,7 +108,17 @@ func newIntakeEnv(t *testing.T, lead time.Duration) *intakeEnv {
 			s, _ := lit.State()
 			return s.NetworkPublicKey, nil
 		},
-		SecureDelete: func(ctx context.Context, seq uint64) error { return stream.SecureDeleteMsg(ctx, seq) },
+		SecureDelete: func(ctx context.Context, seq uint64) error {
+			err := stream.SecureDeleteMsg(ctx, seq)
+			e.sdMu.Lock()
+			defer e.sdMu.Unlock()
+			if err != nil {
+				e.sdErrors = append(e.sdErrors, err)
+			} else {
+				e.sdOK++
+			}
+			return err
+		},
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -222,8 +236,13 @@ func TestIntakeSeedEnvelope(t *testing.T) {
 			t.Errorf("raw KV value contains the %s", name)
 		}
 	}
-	// The hand-off is gone from the stream, and erased from its files.
+	// The hand-off is gone from the stream, and erased (overwritten) first.
 	waitFor(t, "delegation message removed", func() bool { return e.streamMsgs() == 0 })
+	e.sdMu.Lock()
+	if e.sdOK != 1 || len(e.sdErrors) != 0 {
+		t.Errorf("secure deletes: %d done, errors %v; want the plain envelope erased once", e.sdOK, e.sdErrors)
+	}
+	e.sdMu.Unlock()
 	time.Sleep(200 * time.Millisecond)
 	e.assertNotInStoreDir(needles)
 }
@@ -414,6 +433,11 @@ func TestIntakeBadInputs(t *testing.T) {
 		t.Errorf("a bad input stored a delegation for %s: %v", p.PublicKey.Hex(), err)
 	}
 	waitFor(t, "every message terminated and gone", func() bool { return e.streamMsgs() == 0 })
+	e.sdMu.Lock()
+	if len(e.sdErrors) != 0 {
+		t.Errorf("secure deletes failed: %v", e.sdErrors)
+	}
+	e.sdMu.Unlock()
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
