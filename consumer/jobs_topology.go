@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/litsignd/litsignd/internal/jsapi"
 )
 
 // Limits and defaults of the job streams.
@@ -139,11 +141,17 @@ func (t Topology) ExhaustedConsumerConfig() jetstream.ConsumerConfig {
 // JobsConsumerConfig) and the exhausted-jobs consumer, and returns both.
 // Run Jobs.Handle on the first and Jobs.HandleExhausted on the second.
 func (t Topology) EnsureJobsConsumers(ctx context.Context, js jetstream.JetStream, cfg jetstream.ConsumerConfig) (jobs, exhausted jetstream.Consumer, err error) {
-	jobs, err = js.CreateOrUpdateConsumer(ctx, t.JobsStream, cfg)
+	err = jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) (err error) {
+		jobs, err = js.CreateOrUpdateConsumer(ctx, t.JobsStream, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("jobs consumer: %w", err)
 	}
-	exhausted, err = js.CreateOrUpdateConsumer(ctx, t.ExhaustedStream(), t.ExhaustedConsumerConfig())
+	err = jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) (err error) {
+		exhausted, err = js.CreateOrUpdateConsumer(ctx, t.ExhaustedStream(), t.ExhaustedConsumerConfig())
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("exhausted-jobs consumer: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/litsignd/litsignd/internal/jsapi"
 )
 
 // Ledger states of a job.
@@ -70,13 +72,17 @@ func OpenLedger(ctx context.Context, js jetstream.JetStream, bucket string, ttl 
 	if ttl <= 0 {
 		ttl = DefaultLedgerTTL
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
-		Description: "litsignd: job ledger (started/done, final results)",
-		History:     1,
-		TTL:         ttl,
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(replicas, 1),
+	var kv jetstream.KeyValue
+	err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: "litsignd: job ledger (started/done, final results)",
+			History:     1,
+			TTL:         ttl,
+			Storage:     jetstream.FileStorage,
+			Replicas:    max(replicas, 1),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure bucket %s: %w", bucket, err)

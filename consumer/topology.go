@@ -2,12 +2,12 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/litsignd/litsignd/internal/jsapi"
 )
 
 // Topology names litsignd's subjects, streams, consumers and buckets. The
@@ -94,36 +94,26 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 			return err
 		}
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: t.DaemonBucket, Description: "litsignd: public daemon facts (sealing key)",
-		Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
+	if err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: t.DaemonBucket, Description: "litsignd: public daemon facts (sealing key)",
+			Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("ensure bucket %s: %w", t.DaemonBucket, err)
 	}
 	return nil
 }
 
-// ensureStream creates the stream or updates it to cfg; a JS API call made
-// before a cluster elects its meta leader is retried (jetstream-notes B.2).
+// ensureStream creates the stream or updates it to cfg, retrying while a
+// cluster settles (jsapi).
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
-	var err error
-	for attempt := 0; attempt < 10; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = js.CreateOrUpdateStream(actx, cfg)
-		cancel()
-		if err == nil || ctx.Err() != nil || !retryableJSErr(err) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if err != nil {
+	if err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	}); err != nil {
 		return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 	}
 	return nil
-}
-
-func retryableJSErr(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
-		strings.Contains(err.Error(), "no responders") || strings.Contains(err.Error(), "timeout") ||
-		strings.Contains(err.Error(), "insufficient resources")
 }

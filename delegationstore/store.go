@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/litsignd/litsignd/internal/jsapi"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -188,17 +189,21 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Bucket,
-		Description: "litsignd: Lit PKP delegations, session secrets sealed",
-		// One revision per key. With more, the server raises every
-		// per-message TTL below LimitMarkerTTL up to it (a 2 s delegation
-		// would live for minutes), and an older revision with a later
-		// expiry reappears when a newer one expires. See doc.go.
-		History:        1,
-		Storage:        jetstream.FileStorage,
-		Replicas:       cfg.Replicas,
-		LimitMarkerTTL: cfg.MarkerTTL,
+	var kv jetstream.KeyValue
+	err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      cfg.Bucket,
+			Description: "litsignd: Lit PKP delegations, session secrets sealed",
+			// One revision per key. With more, the server raises every
+			// per-message TTL below LimitMarkerTTL up to it (a 2 s delegation
+			// would live for minutes), and an older revision with a later
+			// expiry reappears when a newer one expires. See doc.go.
+			History:        1,
+			Storage:        jetstream.FileStorage,
+			Replicas:       cfg.Replicas,
+			LimitMarkerTTL: cfg.MarkerTTL,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open delegation store: bucket %s: %w", cfg.Bucket, err)

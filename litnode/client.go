@@ -63,6 +63,10 @@ type Client struct {
 	RetryBackoff time.Duration
 	// PriceTTL is how long node prices are reused (default 3 s, as the SDK).
 	PriceTTL time.Duration
+	// MaxStateAge: WatchEpoch re-handshakes a connection older than this
+	// even without an epoch change, so a quiet client stays fresh (new
+	// identity keys, node set, blockhash). Default 10 min.
+	MaxStateAge time.Duration
 	// Logger receives client logs; nil discards.
 	Logger *slog.Logger
 	// Observe, when set, is called after every node request and refresh,
@@ -294,10 +298,15 @@ func (c *Client) WatchEpoch(ctx context.Context, interval time.Duration) {
 		c.mu.RLock()
 		s, gen := c.state, c.gen
 		c.mu.RUnlock()
-		if s != nil && s.Epoch != e.Number {
+		switch {
+		case s != nil && s.Epoch != e.Number:
 			c.logger().Info("lit epoch changed", "from", s.Epoch, "to", e.Number)
 			if err := c.refresh(ctx, gen); err != nil {
 				c.logger().Warn("lit refresh after epoch change failed", "err", err)
+			}
+		case s != nil && c.now().Sub(s.ConnectedAt) > durationOr(c.MaxStateAge, 10*time.Minute):
+			if err := c.refresh(ctx, gen); err != nil {
+				c.logger().Warn("lit periodic refresh failed", "err", err)
 			}
 		}
 	}

@@ -360,6 +360,31 @@ func TestClientFollowsValidatorSet(t *testing.T) {
 	}
 }
 
+// WatchEpoch also re-handshakes a quiet connection older than MaxStateAge,
+// so readiness ("handshake fresh") holds on an idle daemon.
+func TestClientWatchRefreshesOldState(t *testing.T) {
+	n := startDevnet(t)
+	c := newClient(t, n)
+	c.MaxStateAge = 50 * time.Millisecond
+	if err := c.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := c.State()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.WatchEpoch(ctx, 20*time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if s, _ := c.State(); s.ConnectedAt.After(first.ConnectedAt) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no periodic refresh")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // WatchEpoch notices an epoch change on chain and re-handshakes.
 func TestClientWatchEpoch(t *testing.T) {
 	n := startDevnet(t)

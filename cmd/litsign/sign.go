@@ -65,6 +65,7 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	message := fs.String("message", "", "UTF-8 text to sign")
 	hexData := fs.String("hex", "", "0x bytes to sign")
 	chain := fs.String("chain", "ethereum", "ethereum (keccak256), bitcoin (sha256) or raw (32-byte digest)")
+	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account, e.g. lit.results.producer)")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -88,6 +89,9 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 		job["toSignHex"] = *hexData
 	}
 	reply := nats.NewInbox()
+	if *replyPrefix != "" {
+		reply = *replyPrefix + "." + job["id"].(string)
+	}
 	sub, err := nc.SubscribeSync(reply)
 	if err != nil {
 		return 1, err
@@ -124,6 +128,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	conc := fs.Int("concurrency", 64, "jobs in flight")
 	kind := fs.String("kind", "pkp-sign", "job kind: pkp-sign or execute-js")
 	code := fs.String("code", "", "execute-js: action source (JavaScript)")
+	replyPrefix := fs.String("reply-prefix", "", "receive results on <prefix>.<job id> instead of a private _INBOX")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -138,7 +143,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 		return 1, err
 	}
 	defer nc.Close()
-	res, err := runBench(ctx, nc, benchSpec{subject: c.topology().JobSubject(*kind), kind: *kind, pkp: *pkpHex, code: *code, jobs: *jobs, conc: *conc, timeout: c.timeout}, e.stderr)
+	res, err := runBench(ctx, nc, benchSpec{subject: c.topology().JobSubject(*kind), kind: *kind, pkp: *pkpHex, code: *code, jobs: *jobs, conc: *conc, timeout: c.timeout, replyPrefix: *replyPrefix}, e.stderr)
 	if err != nil {
 		return 1, err
 	}
@@ -151,6 +156,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 
 type benchSpec struct {
 	subject, kind, pkp, code string
+	replyPrefix              string
 	jobs, conc               int
 	timeout                  time.Duration
 }
@@ -192,9 +198,15 @@ func (r benchResult) String() string {
 // its result on one shared reply subject, and draws a progress bar on w.
 func runBench(ctx context.Context, nc *nats.Conn, spec benchSpec, w io.Writer) (benchResult, error) {
 	reply := nats.NewInbox()
+	replyFor := func(string) string { return reply }
+	listen := reply
+	if spec.replyPrefix != "" {
+		replyFor = func(id string) string { return spec.replyPrefix + "." + id }
+		listen = spec.replyPrefix + ".>"
+	}
 	var mu sync.Mutex
 	waiting := map[string]chan jobResult{}
-	sub, err := nc.Subscribe(reply, func(m *nats.Msg) {
+	sub, err := nc.Subscribe(listen, func(m *nats.Msg) {
 		var r jobResult
 		if json.Unmarshal(m.Data, &r) != nil {
 			return
@@ -255,7 +267,7 @@ func runBench(ctx context.Context, nc *nats.Conn, spec benchSpec, w io.Writer) (
 				}
 				t0 := time.Now()
 				jctx, cancel := context.WithTimeout(ctx, spec.timeout)
-				err := submit(jctx, nc, spec.subject, reply, job)
+				err := submit(jctx, nc, spec.subject, replyFor(id), job)
 				var r jobResult
 				ok := false
 				if err == nil {

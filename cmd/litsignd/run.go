@@ -22,6 +22,7 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/jsapi"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
 )
@@ -138,9 +139,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	const intakeMaxDeliver = 10
-	intakeCons, err := delStream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: topo.IntakeConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
-		MaxDeliver: intakeMaxDeliver, MaxAckPending: 256, Description: "litsignd delegation intake",
+	var intakeCons jetstream.Consumer
+	err = jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) (err error) {
+		intakeCons, err = delStream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable: topo.IntakeConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+			MaxDeliver: intakeMaxDeliver, MaxAckPending: 256, Description: "litsignd delegation intake",
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("intake consumer: %w", err)
