@@ -33,6 +33,10 @@ func (e *entry) sameDelegationAs(o *entry) bool {
 type cache struct {
 	mu      sync.RWMutex
 	entries map[litnode.PKPPublicKey]*entry
+	// removed is the revision of the last delete/purge/expiry the watch saw
+	// per key, so a fetch on a cache miss cannot bring back a revoked
+	// delegation (putIfAbsent).
+	removed map[litnode.PKPPublicKey]uint64
 	pending []Event
 	// changed is poked (non-blocking, capacity 1) on every change, so the
 	// tracker recomputes its next deadline.
@@ -40,7 +44,7 @@ type cache struct {
 }
 
 func newCache() *cache {
-	return &cache{entries: map[litnode.PKPPublicKey]*entry{}, changed: make(chan struct{}, 1)}
+	return &cache{entries: map[litnode.PKPPublicKey]*entry{}, removed: map[litnode.PKPPublicKey]uint64{}, changed: make(chan struct{}, 1)}
 }
 
 func (c *cache) poke() {
@@ -60,6 +64,32 @@ func (c *cache) get(pkp litnode.PKPPublicKey) (*entry, bool) {
 
 // put stores e for pkp, keeping the event marks of the entry it replaces
 // when both hold the same delegation.
+// tombstone records that the watch saw pkp removed at revision rev.
+func (c *cache) tombstone(pkp litnode.PKPPublicKey, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removed[pkp] = max(c.removed[pkp], rev)
+}
+
+// putIfAbsent caches e unless the watch has cached pkp meanwhile, or has seen
+// it removed at a later revision (then it returns nil); it returns the entry
+// now cached.
+func (c *cache) putIfAbsent(pkp litnode.PKPPublicKey, e *entry) *entry {
+	c.mu.Lock()
+	if old, ok := c.entries[pkp]; ok {
+		c.mu.Unlock()
+		return old
+	}
+	if e.revision <= c.removed[pkp] {
+		c.mu.Unlock()
+		return nil
+	}
+	c.entries[pkp] = e
+	c.mu.Unlock()
+	c.poke()
+	return e
+}
+
 func (c *cache) put(pkp litnode.PKPPublicKey, e *entry) {
 	c.mu.Lock()
 	if old, ok := c.entries[pkp]; ok && e.sameDelegationAs(old) {

@@ -288,7 +288,9 @@ func (a *Admin) Revoke(ctx context.Context, pkp litnode.PKPPublicKey, session *l
 // cache.
 func (s *Store) Ready() <-chan struct{} { return s.ready }
 
-// Get returns the delegation stored for pkp, from the cache only. It waits
+// Get returns the delegation stored for pkp from the cache; only on a cache
+// miss does it read the bucket (a delegation stored a moment ago may not
+// have reached this replica's watch yet). It waits
 // for Ready (or ctx). Errors: ErrNotFound, ErrExpired (past its
 // expiration, even if the server has not removed it yet), ErrSealed (the
 // secret does not open with the keyring, or the record does not decode).
@@ -307,6 +309,14 @@ func (s *Store) Get(ctx context.Context, pkp litnode.PKPPublicKey) (*Delegation,
 		}
 	}
 	e, ok := s.cache.get(pkp)
+	if !ok {
+		// A delegation stored a moment ago may not have reached this
+		// replica's watch yet: on a miss (only), read the bucket once.
+		if kve, err := s.kv.Get(ctx, pkp.Hex()); err == nil && kve.Operation() == jetstream.KeyValuePut {
+			e = s.cache.putIfAbsent(pkp, s.load(pkp, kve.Revision(), kve.Value()))
+			ok = e != nil
+		}
+	}
 	switch {
 	case !ok:
 		s.metrics.lookup(lookupMiss)
@@ -790,6 +800,7 @@ func (s *Store) apply(kve jetstream.KeyValueEntry, snapshot map[litnode.PKPPubli
 		return
 	}
 	if kve.Operation() != jetstream.KeyValuePut {
+		s.cache.tombstone(pkp, kve.Revision())
 		if snapshot != nil {
 			delete(snapshot, pkp)
 		} else {
