@@ -65,32 +65,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	reply := nats.NewInbox()
-	sub, err := nc.SubscribeSync(reply)
-	if err != nil {
-		return 1, err
-	}
-	defer sub.Unsubscribe()
-	if err := submit(ctx, nc, c.topology().JobSubject("execute-js"), reply, job); err != nil {
-		return 1, fmt.Errorf("publish job: %w", err)
-	}
-	m, err := sub.NextMsgWithContext(ctx)
-	if err != nil {
-		return 1, fmt.Errorf("no result within --timeout %s: %w", c.timeout, err)
-	}
-	fmt.Fprintln(e.stdout, string(m.Data))
-	var r jobResult
-	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return 1, fmt.Errorf("unreadable result: %w", err)
-	}
-	if r.Status != "ok" {
-		code := "unknown"
-		if r.Error != nil {
-			code = r.Error.Code
-		}
-		return 1, fmt.Errorf("job failed: %s", code)
-	}
-	return 0, nil
+	return runJob(ctx, e, nc, c.topology().JobSubject("execute-js"), nats.NewInbox(), c.timeout, job)
 }
 
 // readCode reads the action source from path, or stdin for "-".

@@ -92,17 +92,23 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	if *replyPrefix != "" {
 		reply = *replyPrefix + "." + job["id"].(string)
 	}
+	return runJob(ctx, e, nc, c.topology().JobSubject("pkp-sign"), reply, c.timeout, job)
+}
+
+// runJob submits one job, waits for its result on reply, prints it, and
+// exits non-zero on an error result (litsign sign and exec).
+func runJob(ctx context.Context, e env, nc *nats.Conn, subject, reply string, timeout time.Duration, job map[string]any) (int, error) {
 	sub, err := nc.SubscribeSync(reply)
 	if err != nil {
 		return 1, err
 	}
 	defer sub.Unsubscribe()
-	if err := submit(ctx, nc, c.topology().JobSubject("pkp-sign"), reply, job); err != nil {
+	if err := submit(ctx, nc, subject, reply, job); err != nil {
 		return 1, fmt.Errorf("publish job: %w", err)
 	}
 	m, err := sub.NextMsgWithContext(ctx)
 	if err != nil {
-		return 1, fmt.Errorf("no result within --timeout %s: %w", c.timeout, err)
+		return 1, fmt.Errorf("no result within --timeout %s: %w", timeout, err)
 	}
 	fmt.Fprintln(e.stdout, string(m.Data))
 	var r jobResult
