@@ -152,31 +152,8 @@ type jobWire struct {
 // the caller can address the error result.
 func DecodeJob(data []byte, header nats.Header) (Job, error) {
 	var job Job
-	hdrReply := strings.TrimSpace(header.Get(HeaderReplyTo))
-	if hdrReply != "" && validSubject(hdrReply) {
-		job.ReplyTo = hdrReply
-	}
-	if len(data) > MaxJobBytes {
-		return job, badJob("job of %d bytes exceeds %d", len(data), MaxJobBytes)
-	}
-	var w jobWire
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		// Salvage the id and reply subject for the error result.
-		var loose jobWire
-		if json.Unmarshal(data, &loose) == nil {
-			_ = fillAddress(&job, loose.ID, loose.PKPPublicKey, loose.ReplyTo, hdrReply)
-		}
-		return job, badJob("job is not the documented JSON object: %v", err)
-	}
-	if err := fillAddress(&job, w.ID, w.PKPPublicKey, w.ReplyTo, hdrReply); err != nil {
-		return job, err
-	}
-	if dec.More() {
-		return job, badJob("trailing data after the job object")
-	}
-	if err := decodeIdentity(&job, w.ID, w.PKPPublicKey); err != nil {
+	w, err := decodeJobBody(&job, data, header, func(w *jobWire) (id, pkp, reply *string) { return w.ID, w.PKPPublicKey, w.ReplyTo })
+	if err != nil {
 		return job, err
 	}
 	switch {
@@ -210,6 +187,42 @@ func DecodeJob(data []byte, header nats.Header) (Job, error) {
 		return job, badJob("toSign for chain %s: %v", job.Chain, err)
 	}
 	return job, nil
+}
+
+// decodeJobBody does what every job kind's decoder shares: the reply subject
+// from the Lit-Reply-To header, the size limit, strict JSON into W (unknown
+// fields rejected), the reply address (salvaged even from a body that does
+// not decode, so the error result can be addressed) and the id and PKP.
+func decodeJobBody[W any](job *Job, data []byte, header nats.Header, addr func(*W) (id, pkp, reply *string)) (*W, error) {
+	hdrReply := strings.TrimSpace(header.Get(HeaderReplyTo))
+	if hdrReply != "" && validSubject(hdrReply) {
+		job.ReplyTo = hdrReply
+	}
+	if len(data) > MaxJobBytes {
+		return nil, badJob("job of %d bytes exceeds %d", len(data), MaxJobBytes)
+	}
+	var w W
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		var loose W
+		if json.Unmarshal(data, &loose) == nil {
+			id, pkp, reply := addr(&loose)
+			_ = fillAddress(job, id, pkp, reply, hdrReply)
+		}
+		return nil, badJob("job is not the documented JSON object: %v", err)
+	}
+	id, pkp, reply := addr(&w)
+	if err := fillAddress(job, id, pkp, reply, hdrReply); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, badJob("trailing data after the job object")
+	}
+	if err := decodeIdentity(job, id, pkp); err != nil {
+		return nil, err
+	}
+	return &w, nil
 }
 
 // decodeIdentity checks the job id and parses the PKP into job.
@@ -253,30 +266,8 @@ var validCID = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 // partial results are as DecodeJob's.
 func DecodeExecuteJSJob(data []byte, header nats.Header) (Job, error) {
 	job := Job{Kind: KindExecuteJS, Delivery: DeliveryAtMostOnce}
-	hdrReply := strings.TrimSpace(header.Get(HeaderReplyTo))
-	if hdrReply != "" && validSubject(hdrReply) {
-		job.ReplyTo = hdrReply
-	}
-	if len(data) > MaxJobBytes {
-		return job, badJob("job of %d bytes exceeds %d", len(data), MaxJobBytes)
-	}
-	var w execWire
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		var loose execWire
-		if json.Unmarshal(data, &loose) == nil {
-			_ = fillAddress(&job, loose.ID, loose.PKPPublicKey, loose.ReplyTo, hdrReply)
-		}
-		return job, badJob("job is not the documented JSON object: %v", err)
-	}
-	if err := fillAddress(&job, w.ID, w.PKPPublicKey, w.ReplyTo, hdrReply); err != nil {
-		return job, err
-	}
-	if dec.More() {
-		return job, badJob("trailing data after the job object")
-	}
-	if err := decodeIdentity(&job, w.ID, w.PKPPublicKey); err != nil {
+	w, err := decodeJobBody(&job, data, header, func(w *execWire) (id, pkp, reply *string) { return w.ID, w.PKPPublicKey, w.ReplyTo })
+	if err != nil {
 		return job, err
 	}
 	switch {
