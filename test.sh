@@ -18,8 +18,15 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== go test"
-go test -count=1 -timeout 20m ./...
+# The concurrent core (client, intake, jobs, store) runs under the race
+# detector; everything else (end-to-end and load tests of the binaries,
+# deployments, the devnet) runs plainly.
+race_pkgs="./litnode ./consumer ./delegationstore ./cmd/litsign"
+other_pkgs=$(go list ./... | grep -v -E '/litsignd/(litnode|consumer|delegationstore|cmd/litsign)$')
+echo "== go test -race ($race_pkgs)"
+go test -race -count=1 -timeout 20m $race_pkgs
+echo "== go test (the rest)"
+go test -count=1 -timeout 20m $other_pkgs
 
 if [ -f interop/package.json ]; then
 	echo "== interop (npm)"
