@@ -238,6 +238,11 @@ func TestIntakeSeedEnvelope(t *testing.T) {
 	}
 	// The hand-off is gone from the stream, and erased (overwritten) first.
 	waitFor(t, "delegation message removed", func() bool { return e.streamMsgs() == 0 })
+	waitFor(t, "the plain envelope securely erased", func() bool {
+		e.sdMu.Lock()
+		defer e.sdMu.Unlock()
+		return e.sdOK == 1 || len(e.sdErrors) > 0
+	})
 	e.sdMu.Lock()
 	if e.sdOK != 1 || len(e.sdErrors) != 0 {
 		t.Errorf("secure deletes: %d done, errors %v; want the plain envelope erased once", e.sdOK, e.sdErrors)
