@@ -203,13 +203,20 @@ func compileAction(name, code string) (*goja.Program, error) {
 // within one cycle. Should the heap's object bytes run past twice the
 // allowed live heap without a cycle (GOGC off or very high), a collection is
 // forced, at most every memGCEvery across all runs.
+//
+// The heap is the process's, shared by every action running at once (the
+// selected nodes all run the same action, in one process): the growth
+// allowed is the limit times the number of actions running, so concurrent
+// well-behaved actions do not trip each other, while a hog, which grows
+// without bound, still does.
 func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
+	runningActions.Add(1)
+	defer runningActions.Add(-1)
 	timer := time.NewTimer(spec.timeout)
 	defer timer.Stop()
 	tick := time.NewTicker(memSampleEvery)
 	defer tick.Stop()
 	base := heapLive()
-	allowed := satAdd(base, spec.memLimit)
 	for {
 		select {
 		case <-done:
@@ -221,10 +228,15 @@ func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
 			vm.Interrupt(&interruption{actionTimedOut, fmt.Sprintf("Lit Action timed out after %s", spec.timeout)})
 			return
 		case <-tick.C:
+			limit := spec.memLimit
+			for range max(runningActions.Load(), 1) - 1 {
+				limit = satAdd(limit, spec.memLimit)
+			}
+			allowed := satAdd(base, limit)
 			if heapObjects() > satAdd(allowed, allowed) {
 				forceGC()
 			}
-			if g := grown(heapLive(), base); g > spec.memLimit {
+			if g := grown(heapLive(), base); g > limit {
 				vm.Interrupt(&interruption{actionOutOfMemory,
 					fmt.Sprintf("Lit Action exceeded its memory limit: the live heap grew by %d bytes, the limit is %d bytes", g, spec.memLimit)})
 				return
@@ -232,6 +244,9 @@ func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
 		}
 	}
 }
+
+// runningActions counts the actions running in this process.
+var runningActions atomic.Int64
 
 // lastForcedGC is when forceGC last collected (Unix nanoseconds).
 var lastForcedGC atomic.Int64
