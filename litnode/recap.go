@@ -338,6 +338,27 @@ func (r *Recap) AddAbility(resource, namespace, name string, notaBene map[string
 // lists of an ability present in both are concatenated (r's first), and
 // proofs are appended unless already present.
 func (r *Recap) Merge(other *Recap) {
+	r.merge(other, func(cur, nbs []map[string]any) []map[string]any {
+		return append(slices.Clip(cur), nbs...)
+	})
+}
+
+// mergeJS adds other to r as the JS siwe-recap Recap.merge does, which the
+// SDK's add_to_siwe_message uses: an ability whose current nota-bene list is
+// empty or holds only empty objects takes other's list instead of growing.
+// So adding the same request twice still yields one {} (auth.md §3.2).
+func (r *Recap) mergeJS(other *Recap) {
+	r.merge(other, func(cur, nbs []map[string]any) []map[string]any {
+		if allEmptyNotaBene(cur) {
+			return slices.Clone(nbs)
+		}
+		return append(slices.Clip(cur), nbs...)
+	})
+}
+
+// merge unites resources, abilities and proofs of other into r; combine
+// joins the nota-bene lists of one ability (r's, then other's).
+func (r *Recap) merge(other *Recap, combine func(cur, nbs []map[string]any) []map[string]any) {
 	if other == nil {
 		return
 	}
@@ -356,37 +377,7 @@ func (r *Recap) Merge(other *Recap) {
 			r.Att[res] = dst
 		}
 		for ab, nbs := range abs {
-			dst[ab] = append(slices.Clip(dst[ab]), nbs...)
-		}
-	}
-}
-
-// mergeJS adds other to r as the JS siwe-recap Recap.merge does, which the
-// SDK's add_to_siwe_message uses: an ability whose current nota-bene list is
-// empty or holds only empty objects takes other's list instead of growing.
-// So adding the same request twice still yields one {} (auth.md §3.2).
-func (r *Recap) mergeJS(other *Recap) {
-	if r.Att == nil {
-		r.Att = map[string]map[string][]map[string]any{}
-	}
-	for _, p := range other.Prf {
-		if !slices.Contains(r.Prf, p) {
-			r.Prf = append(r.Prf, p)
-		}
-	}
-	for res, abs := range other.Att {
-		dst := r.Att[res]
-		if dst == nil {
-			dst = make(map[string][]map[string]any, len(abs))
-			r.Att[res] = dst
-		}
-		for ab, nbs := range abs {
-			cur := dst[ab]
-			if allEmptyNotaBene(cur) {
-				dst[ab] = slices.Clone(nbs)
-			} else {
-				dst[ab] = append(slices.Clip(cur), nbs...)
-			}
+			dst[ab] = combine(dst[ab], nbs)
 		}
 	}
 }

@@ -27,6 +27,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	ipfsID := fs.String("ipfs", "", "IPFS CID of the action, instead of --code")
 	params := fs.String("params", "", "jsParams: a JSON object the action reads as jsParams.<key>")
 	delivery := fs.String("delivery", "at-most-once", "at-most-once (never run twice; outcome_unknown instead) or at-least-once")
+	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account)")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -65,7 +66,11 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	return runJob(ctx, e, nc, c.topology().JobSubject("execute-js"), nats.NewInbox(), c.timeout, job)
+	reply := nats.NewInbox()
+	if *replyPrefix != "" {
+		reply = *replyPrefix + "." + job["id"].(string)
+	}
+	return runJob(ctx, e, nc, c.topology().JobSubject("execute-js"), reply, c.timeout, job)
 }
 
 // readCode reads the action source from path, or stdin for "-".
