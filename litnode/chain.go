@@ -17,10 +17,6 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 )
 
-// ErrInvalidChainData: a contract view returned values that break the
-// SDK's checks or do not fit (network.md §2.2), for example minNodeCount 0.
-var ErrInvalidChainData = errors.New("invalid chain data")
-
 // Validator is one node of the active, unkicked validator set
 // (network.md §2.2).
 type Validator struct {

@@ -2,7 +2,6 @@ package litnode
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -115,10 +114,6 @@ type DerivedAuthData struct {
 	PublicKey      string         `json:"publicKey,omitempty"`
 	AuthContext    map[string]any `json:"-"`
 }
-
-// ErrNoAuthContext is the SDK's error when a delegation carries no EthWallet
-// auth context; its text is the SDK's.
-var ErrNoAuthContext = errors.New("Failed to derive authData from delegation signature. Provide authData explicitly when calling createPkpAuthContextFromPreGenerated.")
 
 // DerivedAuthData derives the auth data as the SDK does: from the first
 // nota-bene with an auth_context, the auth method context used for the

@@ -5,7 +5,6 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,11 +13,6 @@ import (
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
 )
-
-// ErrDecrypt is wrapped by every E2EEDecrypt failure. Failures caused by an
-// envelope field that does not parse also wrap ErrMalformed. A node that
-// cannot decrypt answers "can't decrypt" (network.md §5.5).
-var ErrDecrypt = errors.New("e2ee: can't decrypt")
 
 // E2EEVersion is the only envelope version (network.md §5.2).
 const E2EEVersion = "1"

@@ -42,3 +42,49 @@ var (
 // ErrSDKValidation wraps every ValidateLikeSDK failure; the message after it
 // is the SDK's own text.
 var ErrSDKValidation = errors.New("sdk validation")
+
+// Error classes of the network client. Every error an operation returns
+// matches exactly one of them with errors.Is; Retryable says which ones a
+// refresh (chain + handshake + new keys + new session sigs) may cure
+// (network.md §11.4).
+var (
+	// ErrNodeUnavailable: a transport error or timeout, HTTP 408, a 5xx, or
+	// an E2EE failure ("can't decrypt", unknown verification key).
+	ErrNodeUnavailable = errors.New("Lit node unavailable")
+	// ErrNoValidShares: shares that do not combine into a valid signature.
+	ErrNoValidShares = errors.New("no valid signature shares")
+	// ErrUnauthorized: the nodes rejected the session signature or the
+	// delegation (Node*AuthSig*, NodeExpWrongOrTooLarge, NodeNotAuthorized,
+	// NodePKPNotAuthorized, SIWE and ReCap errors). Never retried.
+	ErrUnauthorized = errors.New("Lit nodes rejected the auth material")
+	// ErrPaymentFailed: HTTP 402 PaymentFailed. Never retried.
+	ErrPaymentFailed = errors.New("Lit payment failed")
+	// ErrBadRequest: the nodes rejected the request itself (bad input).
+	// Never retried.
+	ErrBadRequest = errors.New("Lit nodes rejected the request")
+	// ErrActionFailed: a Lit Action threw, timed out or ran out of memory.
+	ErrActionFailed = errors.New("Lit Action failed")
+	// ErrAttestationUnsupported: the network requires SEV-SNP attestation
+	// and this build cannot check it (set the client to skip it explicitly).
+	ErrAttestationUnsupported = errors.New("node attestation required but not supported by this build")
+)
+
+// ErrInvalidChainData: a contract view returned values that break the
+// SDK's checks or do not fit (network.md §2.2), for example minNodeCount 0.
+var ErrInvalidChainData = errors.New("invalid chain data")
+
+// ErrDecrypt is wrapped by every E2EEDecrypt failure. Failures caused by an
+// envelope field that does not parse also wrap ErrMalformed. A node that
+// cannot decrypt answers "can't decrypt" (network.md §5.5).
+var ErrDecrypt = errors.New("e2ee: can't decrypt")
+
+// ErrMaxPriceTooLow: the cheapest threshold nodes cost more than the
+// caller's userMaxPrice budget (the SDK's MaxPriceTooLow, network.md §10.1).
+var ErrMaxPriceTooLow = errors.New("max price too low")
+
+// ErrIPFSTooLarge: IPFSCIDv0 computes the CID of single-chunk files only.
+var ErrIPFSTooLarge = errors.New("ipfs: file larger than one 256 KiB chunk")
+
+// ErrNoAuthContext is the SDK's error when a delegation carries no EthWallet
+// auth context; its text is the SDK's.
+var ErrNoAuthContext = errors.New("Failed to derive authData from delegation signature. Provide authData explicitly when calling createPkpAuthContextFromPreGenerated.")

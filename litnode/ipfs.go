@@ -2,16 +2,12 @@ package litnode
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 )
 
 // IPFSChunkSize is the chunk size of `ipfs add`'s default chunker
 // (size-262144). A file up to this size is a single UnixFS leaf.
 const IPFSChunkSize = 256 << 10
-
-// ErrIPFSTooLarge: IPFSCIDv0 computes the CID of single-chunk files only.
-var ErrIPFSTooLarge = errors.New("ipfs: file larger than one 256 KiB chunk")
 
 // IPFSCIDv0 returns the CIDv0 ("Qm…") that `ipfs add --only-hash` gives for
 // data with its defaults (CIDv0, UnixFS file, 256 KiB fixed-size chunker,

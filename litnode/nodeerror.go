@@ -7,32 +7,6 @@ import (
 	"strings"
 )
 
-// Error classes of the network client. Every error an operation returns
-// matches exactly one of them with errors.Is; Retryable says which ones a
-// refresh (chain + handshake + new keys + new session sigs) may cure
-// (network.md §11.4).
-var (
-	// ErrNodeUnavailable: a transport error or timeout, HTTP 408, a 5xx, or
-	// an E2EE failure ("can't decrypt", unknown verification key).
-	ErrNodeUnavailable = errors.New("Lit node unavailable")
-	// ErrNoValidShares: shares that do not combine into a valid signature.
-	ErrNoValidShares = errors.New("no valid signature shares")
-	// ErrUnauthorized: the nodes rejected the session signature or the
-	// delegation (Node*AuthSig*, NodeExpWrongOrTooLarge, NodeNotAuthorized,
-	// NodePKPNotAuthorized, SIWE and ReCap errors). Never retried.
-	ErrUnauthorized = errors.New("Lit nodes rejected the auth material")
-	// ErrPaymentFailed: HTTP 402 PaymentFailed. Never retried.
-	ErrPaymentFailed = errors.New("Lit payment failed")
-	// ErrBadRequest: the nodes rejected the request itself (bad input).
-	// Never retried.
-	ErrBadRequest = errors.New("Lit nodes rejected the request")
-	// ErrActionFailed: a Lit Action threw, timed out or ran out of memory.
-	ErrActionFailed = errors.New("Lit Action failed")
-	// ErrAttestationUnsupported: the network requires SEV-SNP attestation
-	// and this build cannot check it (set the client to skip it explicitly).
-	ErrAttestationUnsupported = errors.New("node attestation required but not supported by this build")
-)
-
 // Retryable reports whether err may succeed after a refresh and retry.
 func Retryable(err error) bool {
 	if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrPaymentFailed) ||

@@ -1,15 +1,10 @@
 package litnode
 
 import (
-	"errors"
 	"fmt"
 	"math/big"
 	"sort"
 )
-
-// ErrMaxPriceTooLow: the cheapest threshold nodes cost more than the
-// caller's userMaxPrice budget (the SDK's MaxPriceTooLow, network.md §10.1).
-var ErrMaxPriceTooLow = errors.New("max price too low")
 
 // UnlimitedMaxPrice is the SDK's default userMaxPrice, 2^128 − 1.
 var UnlimitedMaxPrice = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
