@@ -113,7 +113,7 @@ type Jobs struct {
 	// Logger receives the consumer's logs; nil discards them.
 	Logger *slog.Logger
 	// Metrics records job metrics; nil records none.
-	Metrics *JobMetrics
+	Metrics *Metrics
 	// Now is the clock of the pre-checks and results; nil means time.Now.
 	Now func() time.Time
 }

@@ -73,7 +73,7 @@ type jobsEnv struct {
 	ledger  *Ledger
 	jobs    *Jobs
 	reg     *prometheus.Registry
-	metrics *JobMetrics
+	metrics *Metrics
 	stream  jetstream.Stream
 	cons    jetstream.Consumer
 	ctx     context.Context
@@ -108,7 +108,7 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 	_, url := natstest.RunJetStream(t)
 	nc, js := natstest.Connect(t, url)
 	e := &jobsEnv{t: t, nc: nc, js: js, topo: DefaultTopology(), net: cfg.net, lit: cfg.lit, reg: prometheus.NewRegistry()}
-	e.metrics = NewJobMetrics(e.reg)
+	e.metrics = NewMetrics(e.reg)
 	if e.net == nil {
 		n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: cfg.pkps, NodeTimeout: 2 * time.Second})
 		if err != nil {

@@ -32,80 +32,63 @@ const (
 // latencyBuckets fit Lit request and job latencies (jetstream-notes E.1).
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60}
 
-// JobMetrics are the job consumer's Prometheus metrics (jetstream-notes
-// E.1; no label carries a PKP, job id or node-supplied free text). A nil
-// *JobMetrics records nothing. Safe for concurrent use.
-type JobMetrics struct {
-	jobs           *prometheus.CounterVec   // kind, outcome, code
-	duration       *prometheus.HistogramVec // kind
-	inFlight       prometheus.Gauge
-	litDuration    *prometheus.HistogramVec // op
-	nodeErrors     *prometheus.CounterVec   // op, code
-	refreshes      *prometheus.CounterVec   // result
-	sessionSigs    prometheus.Counter
-	lookups        *prometheus.CounterVec // result
-	exhaustedTotal prometheus.Counter
-}
-
-// NewJobMetrics registers the job metrics on reg.
+// registerJobMetrics registers the job consumer's metrics on f (part of
+// NewMetrics; jetstream-notes E.1: no label carries a PKP, job id or
+// node-supplied free text).
 //
 // Delegation lookups of the sign path are litsignd_job_delegation_lookups_total:
 // litsignd_delegation_lookups_total is the delegation store's own cache
 // counter, registered on the same registry.
-func NewJobMetrics(reg prometheus.Registerer) *JobMetrics {
-	f := promauto.With(reg)
-	m := &JobMetrics{
-		jobs: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "litsignd_jobs_total",
-			Help: "Job deliveries handled, by kind, outcome (ok, error, retry, republished, superseded, dropped) and error code.",
-		}, []string{"kind", "outcome", "code"}),
-		duration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "litsignd_job_duration_seconds",
-			Help:    "Time to handle one job delivery, from decode to acknowledgement.",
-			Buckets: latencyBuckets,
-		}, []string{"kind"}),
-		inFlight: f.NewGauge(prometheus.GaugeOpts{
-			Name: "litsignd_jobs_in_flight",
-			Help: "Job deliveries being handled by this replica.",
-		}),
-		litDuration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "litsignd_lit_request_duration_seconds",
-			Help:    "Duration of Lit node requests and refreshes, by operation.",
-			Buckets: latencyBuckets,
-		}, []string{"op"}),
-		nodeErrors: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "litsignd_lit_node_errors_total",
-			Help: "Failed Lit node requests, by operation and error code (the node's errorCode, else the error class).",
-		}, []string{"op", "code"}),
-		refreshes: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "litsignd_lit_refreshes_total",
-			Help: "Lit connection refreshes (chain read and handshake), by result (ok, error).",
-		}, []string{"result"}),
-		sessionSigs: f.NewCounter(prometheus.CounterOpts{
-			Name: "litsignd_session_sigs_minted_total",
-			Help: "Session signatures minted and sent, one per node request that carries one.",
-		}),
-		lookups: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "litsignd_job_delegation_lookups_total",
-			Help: "Delegation lookups of the sign path, by result (hit, not_found, expired, error).",
-		}, []string{"result"}),
-		exhaustedTotal: f.NewCounter(prometheus.CounterOpts{
-			Name: "litsignd_jobs_exhausted_total",
-			Help: "Jobs whose deliveries ran out without a final result (max-deliveries advisories), answered with delivery_exhausted.",
-		}),
-	}
+func registerJobMetrics(f promauto.Factory, m *Metrics) {
+	m.jobs = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "litsignd_jobs_total",
+		Help: "Job deliveries handled, by kind, outcome (ok, error, retry, republished, superseded, dropped) and error code.",
+	}, []string{"kind", "outcome", "code"})
+	m.duration = f.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "litsignd_job_duration_seconds",
+		Help:    "Time to handle one job delivery, from decode to acknowledgement.",
+		Buckets: latencyBuckets,
+	}, []string{"kind"})
+	m.inFlight = f.NewGauge(prometheus.GaugeOpts{
+		Name: "litsignd_jobs_in_flight",
+		Help: "Job deliveries being handled by this replica.",
+	})
+	m.litDuration = f.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "litsignd_lit_request_duration_seconds",
+		Help:    "Duration of Lit node requests and refreshes, by operation.",
+		Buckets: latencyBuckets,
+	}, []string{"op"})
+	m.nodeErrors = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "litsignd_lit_node_errors_total",
+		Help: "Failed Lit node requests, by operation and error code (the node's errorCode, else the error class).",
+	}, []string{"op", "code"})
+	m.refreshes = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "litsignd_lit_refreshes_total",
+		Help: "Lit connection refreshes (chain read and handshake), by result (ok, error).",
+	}, []string{"result"})
+	m.sessionSigs = f.NewCounter(prometheus.CounterOpts{
+		Name: "litsignd_session_sigs_minted_total",
+		Help: "Session signatures minted and sent, one per node request that carries one.",
+	})
+	m.lookups = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "litsignd_job_delegation_lookups_total",
+		Help: "Delegation lookups of the sign path, by result (hit, not_found, expired, error).",
+	}, []string{"result"})
+	m.exhaustedTotal = f.NewCounter(prometheus.CounterOpts{
+		Name: "litsignd_jobs_exhausted_total",
+		Help: "Jobs whose deliveries ran out without a final result (max-deliveries advisories), answered with delivery_exhausted.",
+	})
 	for _, r := range []string{lookupHit, lookupNotFound, lookupExpired, lookupError} {
 		m.lookups.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.refreshes.WithLabelValues(r)
 	}
-	return m
 }
 
 // ObserveLit records one litnode observation; plug it into
 // litnode.Client.Observe.
-func (m *JobMetrics) ObserveLit(o litnode.Observation) {
+func (m *Metrics) ObserveLit(o litnode.Observation) {
 	if m == nil {
 		return
 	}
@@ -160,7 +143,7 @@ func isIdentifier(s string) bool {
 	return true
 }
 
-func (m *JobMetrics) job(kind, outcome, code string, d time.Duration) {
+func (m *Metrics) job(kind, outcome, code string, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -171,19 +154,19 @@ func (m *JobMetrics) job(kind, outcome, code string, d time.Duration) {
 	m.duration.WithLabelValues(kind).Observe(d.Seconds())
 }
 
-func (m *JobMetrics) inFlightAdd(n float64) {
+func (m *Metrics) inFlightAdd(n float64) {
 	if m != nil {
 		m.inFlight.Add(n)
 	}
 }
 
-func (m *JobMetrics) lookup(result string) {
+func (m *Metrics) lookup(result string) {
 	if m != nil {
 		m.lookups.WithLabelValues(result).Inc()
 	}
 }
 
-func (m *JobMetrics) exhausted() {
+func (m *Metrics) exhausted() {
 	if m != nil {
 		m.exhaustedTotal.Inc()
 	}

@@ -898,7 +898,7 @@ func TestJobDisposition(t *testing.T) {
 // The job metrics follow Prometheus naming and record observations.
 func TestJobMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewJobMetrics(reg)
+	m := NewMetrics(reg)
 	m.ObserveLit(litnode.Observation{Op: "pkp_sign", Node: "http://127.0.0.1:1", Duration: time.Millisecond})
 	m.ObserveLit(litnode.Observation{Op: "pkp_sign", Duration: time.Millisecond, Err: &litnode.NodeError{Status: 402, Code: "PaymentFailed"}, Code: "PaymentFailed"})
 	m.ObserveLit(litnode.Observation{Op: "handshake", Duration: time.Millisecond, Err: &litnode.NodeError{Status: 0}, Code: "weird code with spaces"})
@@ -923,7 +923,7 @@ func TestJobMetrics(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("metric lint: %s: %s", p.Metric, p.Text)
 	}
-	var nilMetrics *JobMetrics // records nothing, never panics
+	var nilMetrics *Metrics // records nothing, never panics
 	nilMetrics.ObserveLit(litnode.Observation{Op: "pkp_sign"})
 	nilMetrics.job(KindPKPSign, outcomeOK, "", 0)
 	nilMetrics.inFlightAdd(1)

@@ -8,18 +8,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// Metrics are the consumer package's Prometheus metrics. A nil *Metrics
-// records nothing.
+// Metrics are the consumer package's Prometheus metrics, of the intake and
+// of the job consumer, shared by both (jetstream-notes E.1). A nil *Metrics
+// records nothing. Safe for concurrent use.
 type Metrics struct {
+	// intake
 	intakeReceived *prometheus.CounterVec // kind
 	intakeOutcome  *prometheus.CounterVec // kind, outcome, reason
 	verifyDuration prometheus.Histogram
+
+	// jobs
+	jobs           *prometheus.CounterVec   // kind, outcome, code
+	duration       *prometheus.HistogramVec // kind
+	inFlight       prometheus.Gauge
+	litDuration    *prometheus.HistogramVec // op
+	nodeErrors     *prometheus.CounterVec   // op, code
+	refreshes      *prometheus.CounterVec   // result
+	sessionSigs    prometheus.Counter
+	lookups        *prometheus.CounterVec // result
+	exhaustedTotal prometheus.Counter
 }
 
 // NewMetrics registers the consumer metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
-	return &Metrics{
+	m := &Metrics{
 		intakeReceived: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "litsignd_delegations_received_total",
 			Help: "Delegation hand-offs and revocations received on the intake stream.",
@@ -34,6 +47,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25},
 		}),
 	}
+	registerJobMetrics(f, m)
+	return m
 }
 
 func (m *Metrics) observeIntake(kind string, err error, _ time.Duration) {

@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer lit.Close()
 
 	events := &consumer.EventPublisher{JS: js, Topology: topo}
+	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
 		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
 		Logger: logger.With("component", "delegationstore"), Registerer: reg,
@@ -152,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	intake := &consumer.Intake{
 		Store: store, Events: events, Topology: topo, Sealing: sealing, Logger: logger.With("component", "intake"),
-		Metrics: consumer.NewMetrics(reg), MaxDeliver: intakeMaxDeliver,
+		Metrics: consumerMetrics, MaxDeliver: intakeMaxDeliver,
 		NetworkKey: func(ctx context.Context) (litnode.BLSPublicKey, error) {
 			if s, ok := lit.State(); ok {
 				return s.NetworkPublicKey, nil
@@ -174,8 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	jobMetrics := consumer.NewJobMetrics(reg)
-	lit.Observe = jobMetrics.ObserveLit
+	lit.Observe = consumerMetrics.ObserveLit
 	jobsCons, exhaustedCons, err := topo.EnsureJobsConsumers(ctx, js, topo.JobsConsumerConfig(cfg.jobMaxDeliver, cfg.jobAckWait, cfg.maxAckPending))
 	if err != nil {
 		return err
@@ -187,7 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	jobs := &consumer.Jobs{
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
 		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
-		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: jobMetrics,
+		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
 	}
 
 	ln, err := net.Listen("tcp", cfg.metricsListen)
