@@ -35,7 +35,7 @@ const (
 )
 
 // HeaderReplyTo is the job header that names the reply subject
-// (jetstream-notes A.6: msg.Reply() of a JetStream message is the ack
+// (docs/jetstream.md A.6: msg.Reply() of a JetStream message is the ack
 // subject, so the producer's reply subject travels in a header).
 const HeaderReplyTo = "Lit-Reply-To"
 

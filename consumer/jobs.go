@@ -67,7 +67,7 @@ const (
 // outcome_unknown instead of running it again.
 //
 // Handle is a Handler for Pull, which bounds jobs in flight and pulls in
-// small batches (jetstream-notes A.1). Configure the fields, then call
+// small batches (docs/jetstream.md A.1). Configure the fields, then call
 // Handle concurrently; the fields must not change afterwards. Zero values
 // mean the documented defaults. Nothing Jobs logs or publishes contains a
 // session secret.
@@ -371,7 +371,7 @@ func (j *Jobs) execute(ctx context.Context, msg jetstream.Msg, job Job, log *slo
 		return none, err
 	}
 	// Pre-check: the node checks the session signature's resource against
-	// the action's CID (network.md §8.1 authSig, auth.md §6 step 6c), so a
+	// the action's CID (docs/naga-wire.md §8.1 authSig, docs/naga-auth.md §6 step 6c), so a
 	// delegation that does not grant it would fail on every node.
 	resource := "lit-litaction://" + job.CID
 	if !parsed.Grants(resource, litnode.AbilityLitActionExecution) {
@@ -394,7 +394,7 @@ func (j *Jobs) execute(ctx context.Context, msg jetstream.Msg, job Job, log *slo
 }
 
 // heartbeat sends InProgress every Heartbeat until stop is called, so a
-// job waiting on slow nodes is not redelivered (jetstream-notes A.2).
+// job waiting on slow nodes is not redelivered (docs/jetstream.md A.2).
 func (j *Jobs) heartbeat(msg jetstream.Msg, log *slog.Logger) (stop func()) {
 	every := j.Heartbeat
 	if every < 0 {
@@ -557,7 +557,7 @@ func (f *finisher) nak(code string, delay time.Duration) {
 }
 
 // ack acknowledges with the server's confirmation, after the result is
-// published (jetstream-notes A.2, A.6).
+// published (docs/jetstream.md A.2, A.6).
 func (f *finisher) ack(ctx context.Context) {
 	if err := f.msg.DoubleAck(ctx); err != nil {
 		f.log.Warn("ack failed; a redelivery will publish the recorded result", "err", err)
@@ -598,7 +598,7 @@ func (j *Jobs) publishNeeded(ctx context.Context, job Job, code string, cause er
 }
 
 // maxDeliveriesAdvisory is the body of io.nats.jetstream.advisory.v1.max_deliver
-// (jetstream-notes A.5).
+// (docs/jetstream.md A.5).
 type maxDeliveriesAdvisory struct {
 	Type       string `json:"type"`
 	Stream     string `json:"stream"`
@@ -611,7 +611,7 @@ type maxDeliveriesAdvisory struct {
 // (a message of Topology.ExhaustedStream): the job ran out of deliveries
 // without a final result (its handlers crashed or stalled past AckWait, or
 // its result could not be published), and a work-queue stream keeps such a
-// job (jetstream-notes A.3). It publishes the job's result (the ledger's,
+// job (docs/jetstream.md A.3). It publishes the job's result (the ledger's,
 // if one was recorded, else a delivery_exhausted error), then deletes the
 // job from the stream and acks, so no job is lost or stuck.
 func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
@@ -705,7 +705,7 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 // results stream, or a producer's own stream) with a JetStream publish
 // that waits for the stream's ack and is deduplicated by Nats-Msg-Id;
 // to any other subject (the _INBOX of a producer waiting on it) with a
-// plain NATS publish that carries the same header (jetstream-notes A.6).
+// plain NATS publish that carries the same header (docs/jetstream.md A.6).
 // It is safe for concurrent use.
 type NATSResults struct {
 	Conn     *nats.Conn

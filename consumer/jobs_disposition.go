@@ -23,7 +23,7 @@ var (
 )
 
 // jobDisposition is the job consumer's whole acknowledgement policy
-// (style.md §5, jetstream-notes A.2, F "error classes"): it maps the error
+// (docs/jetstream.md A.2, F "error classes"): it maps the error
 // of one delivery to the result's error code, whether the producer may
 // retry, and what happens to the message.
 //

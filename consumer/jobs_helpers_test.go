@@ -26,7 +26,7 @@ import (
 )
 
 // Compile-time checks: the production types satisfy the consumer-owned
-// interfaces (style.md §4).
+// interfaces .
 var (
 	_ DelegationSource = (*delegationstore.Store)(nil)
 	_ Signer           = (*litnode.Client)(nil)

@@ -29,11 +29,11 @@ const (
 	lookupError    = "error"
 )
 
-// latencyBuckets fit Lit request and job latencies (jetstream-notes E.1).
+// latencyBuckets fit Lit request and job latencies (docs/jetstream.md E.1).
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60}
 
 // registerJobMetrics registers the job consumer's metrics on f (part of
-// NewMetrics; jetstream-notes E.1: no label carries a PKP, job id or
+// NewMetrics; docs/jetstream.md E.1: no label carries a PKP, job id or
 // node-supplied free text).
 //
 // Delegation lookups of the sign path are litsignd_job_delegation_lookups_total:

@@ -14,7 +14,7 @@ import (
 const (
 	// JobsDuplicateWindow is the duplicate window of the jobs and results
 	// streams: producers set Nats-Msg-Id = job id, and a retry within it
-	// is dropped by the server (jetstream-notes A.4, F).
+	// is dropped by the server (docs/jetstream.md A.4, F).
 	JobsDuplicateWindow = 10 * time.Minute
 	// ResultsMaxAge is how long LIT_RESULTS keeps a result.
 	ResultsMaxAge = 24 * time.Hour
@@ -27,7 +27,7 @@ const (
 )
 
 // ExhaustedStream is the stream that keeps the jobs consumer's
-// max-deliveries advisories (jetstream-notes A.3, A.5): a job whose
+// max-deliveries advisories (docs/jetstream.md A.3, A.5): a job whose
 // deliveries run out without a final result stays in the work-queue stream
 // and the server only announces it, so the advisory is captured and
 // handled by Jobs.HandleExhausted.
@@ -95,7 +95,7 @@ func (t Topology) EnsureJobs(ctx context.Context, js jetstream.JetStream) error 
 }
 
 // JobsConsumerConfig is the config of the durable pull consumer all
-// replicas share (jetstream-notes A.1, A.2, A.7, F). Explicit acks;
+// replicas share (docs/jetstream.md A.1, A.2, A.7, F). Explicit acks;
 // AckWait bounds a silent worker (handlers send InProgress while they
 // wait on nodes); no BackOff, since BackOff does not apply to naks and
 // the handler naks with its own delay; MaxAckPending caps jobs in flight

@@ -52,7 +52,7 @@ type LedgerEntry struct {
 }
 
 // Ledger records, per job id, whether a job was started and, once it has
-// a final result, that result (jetstream-notes A.4 "KV CAS", A.6 "results
+// a final result, that result (docs/jetstream.md A.4 "KV CAS", A.6 "results
 // in a KV bucket keyed by jobID … as a done marker"). Writes are
 // compare-and-set on the key's revision, so of two deliveries of one job
 // that race to finish, exactly one records its result; the other sees

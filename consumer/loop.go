@@ -15,7 +15,7 @@ type Handler func(ctx context.Context, msg jetstream.Msg)
 
 // Pull runs handle on the consumer's messages with at most workers in
 // flight, pulling only small batches so that no message waits in a local
-// buffer long enough to hit AckWait (jetstream-notes A.1). When ctx ends it
+// buffer long enough to hit AckWait (docs/jetstream.md A.1). When ctx ends it
 // stops pulling and waits for in-flight handlers, which run under a context
 // that outlives ctx by up to drainTimeout (graceful drain).
 func Pull(ctx context.Context, cons jetstream.Consumer, workers int, drainTimeout time.Duration, handle Handler, logger *slog.Logger) error {

@@ -9,7 +9,7 @@ import (
 )
 
 // Metrics are the consumer package's Prometheus metrics, of the intake and
-// of the job consumer, shared by both (jetstream-notes E.1). A nil *Metrics
+// of the job consumer, shared by both (docs/jetstream.md E.1). A nil *Metrics
 // records nothing. Safe for concurrent use.
 type Metrics struct {
 	// intake

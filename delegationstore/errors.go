@@ -36,7 +36,7 @@ var (
 
 // isWrongLastSeq reports whether err is JetStream's compare-and-set failure
 // on a subject's last sequence. R1 streams answer with code 10071 and
-// replicated streams with 10164 (jetstream-notes §A.4); the KV helpers map
+// replicated streams with 10164 (docs/jetstream.md A.4); the KV helpers map
 // both to ErrKeyRevisionMismatch, raw publishes return the API error.
 func isWrongLastSeq(err error) bool {
 	if err == nil {

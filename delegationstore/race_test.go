@@ -25,7 +25,7 @@ func openInternal(t *testing.T, cfg Config) *Store {
 }
 
 // TestPut_MarkerVanishesBeforeWrite is the re-Create-after-expiry race of
-// jetstream-notes §A.4, made deterministic: the delete marker that Put read
+// docs/jetstream.md A.4, made deterministic: the delete marker that Put read
 // disappears (as when its LimitMarkerTTL runs out) before Put's
 // compare-and-set. The write fails on the sequence and Put retries against
 // the now empty subject, where kv.Create would have answered ErrKeyExists.

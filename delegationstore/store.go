@@ -54,7 +54,7 @@ type Config struct {
 	// key expires or is revoked (the bucket's LimitMarkerTTL, at least 1s);
 	// default DefaultMarkerTTL. Watchers see removals through these
 	// markers; minutes, not seconds, keep a watcher that reconnects from
-	// missing them (jetstream-notes §A.4).
+	// missing them (docs/jetstream.md A.4).
 	MarkerTTL time.Duration
 	// Now is the clock; default time.Now. Expiry decisions (Put's
 	// ErrExpired, Get's ErrExpired, events) use it; the server's per-key

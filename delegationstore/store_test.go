@@ -519,7 +519,7 @@ func TestExpiry_ReplacementKeepsTTL(t *testing.T) {
 
 // TestExpiry_RePut: Puts after expiry work, both over the marker the
 // server leaves at expiry and after that marker has expired in turn. (The
-// race of jetstream-notes §A.4, the marker vanishing between read and
+// race of docs/jetstream.md A.4, the marker vanishing between read and
 // write, is made deterministic in TestPut_MarkerVanishesBeforeWrite.)
 func TestExpiry_RePut(t *testing.T) {
 	t.Parallel()

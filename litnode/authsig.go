@@ -7,7 +7,7 @@ import (
 	"io"
 )
 
-// derivedVia and algo tags (auth.md §2).
+// derivedVia and algo tags (docs/naga-auth.md §2).
 const (
 	DerivedViaSession       = "litSessionSignViaNacl"
 	DerivedViaBLS           = "lit.bls"
@@ -18,7 +18,7 @@ const (
 	AlgoLitBLS              = "LIT_BLS"
 )
 
-// AuthSig is Lit's five-field signed-message object (auth.md §2). Field order
+// AuthSig is Lit's five-field signed-message object (docs/naga-auth.md §2). Field order
 // is the SDK's own (sig, algo, derivedVia, signedMessage, address), so an
 // AuthSig marshals as the SDK writes a PKP delegation.
 type AuthSig struct {
@@ -32,7 +32,7 @@ type AuthSig struct {
 // AuthSigKind is how a Lit node classifies an AuthSig.
 type AuthSigKind int
 
-// AuthSig kinds (auth.md §2, node determine_auth_material_type).
+// AuthSig kinds (docs/naga-auth.md §2, node determine_auth_material_type).
 const (
 	KindWallet     AuthSigKind = iota // everything else, including web3.eth.personal.sign
 	KindSession                       // litSessionSignViaNacl + ed25519
@@ -79,7 +79,7 @@ type authSigWire struct {
 
 // ParseAuthSig decodes an AuthSig strictly, as the node's deserializer does:
 // unknown keys are rejected, the four required fields must be strings, algo
-// may be absent or null, and nothing may follow the object (auth.md §2).
+// may be absent or null, and nothing may follow the object (docs/naga-auth.md §2).
 func ParseAuthSig(data []byte) (AuthSig, error) {
 	var a AuthSig
 	if err := a.UnmarshalJSON(data); err != nil {

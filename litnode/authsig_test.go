@@ -52,7 +52,7 @@ func TestAuthSigKind(t *testing.T) {
 		{"litSessionSignViaNacl", "ed25519", KindSession},
 		{"litSessionSignViaNacl", "", KindWallet},
 		{"lit.bls", "LIT_BLS", KindBLSNetwork},
-		{"lit.bls", "", KindWallet}, // auth.md §2: treated as an ECDSA wallet sig
+		{"lit.bls", "", KindWallet}, // docs/naga-auth.md §2: treated as an ECDSA wallet sig
 		{"EIP1271", "", KindContract},
 		{"EIP1271_SHA256", "", KindContract},
 		{"web3.eth.personal.sign", "", KindWallet},

@@ -20,17 +20,17 @@ import (
 )
 
 // BLSPoPDST is the hash-to-curve domain separation tag of the BLS
-// proof-of-possession ciphersuite that Lit nodes sign with (auth.md §7,
-// network.md §9.4 step 5). The basic-scheme (…_NUL_) and message-augmentation
+// proof-of-possession ciphersuite that Lit nodes sign with (docs/naga-auth.md §7,
+// docs/naga-wire.md §9.4 step 5). The basic-scheme (…_NUL_) and message-augmentation
 // (…_AUG_) tags are never used.
 const BLSPoPDST = "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_"
 
 // blsPoPVariant is the tag of the externally tagged blsful enum that nodes
-// emit, both for a share and for a combined signature (auth.md §7 "sig field",
-// network.md §9.3).
+// emit, both for a share and for a combined signature (docs/naga-auth.md §7 "sig field",
+// docs/naga-wire.md §9.3).
 const blsPoPVariant = "ProofOfPossession"
 
-// Sizes of the compressed (ZCash/IETF) encodings (auth.md §7 "groups").
+// Sizes of the compressed (ZCash/IETF) encodings (docs/naga-auth.md §7 "groups").
 const (
 	blsPublicKeySize = bls12381.SizeOfG1AffineCompressed // 48
 	blsSignatureSize = bls12381.SizeOfG2AffineCompressed // 96
@@ -48,7 +48,7 @@ func init() {
 	negG1Gen.Neg(&g1)
 }
 
-// BLSPublicKey is a BLS12-381 public key in G1 (min-pubkey-size, auth.md §7),
+// BLSPublicKey is a BLS12-381 public key in G1 (min-pubkey-size, docs/naga-auth.md §7),
 // such as the network's root key from the handshake. The zero value is the
 // identity point and is rejected by VerifyBLS; obtain keys with
 // ParseBLSPublicKey or BLSSecretKey.PublicKey.
@@ -73,14 +73,14 @@ func ParseBLSPublicKey(hexStr string) (BLSPublicKey, error) {
 		return k, fmt.Errorf("%w: BLS public key: %v", ErrMalformed, err)
 	}
 	if k.p.IsInfinity() {
-		// auth.md §7 "verification equation": reject an identity pk.
+		// docs/naga-auth.md §7 "verification equation": reject an identity pk.
 		return BLSPublicKey{}, fmt.Errorf("%w: BLS public key is the identity point", ErrMalformed)
 	}
 	return k, nil
 }
 
 // Hex returns the compressed point as 96 lowercase hex digits without 0x, the
-// form of the handshake's networkPublicKey (auth.md §7 "verifying key").
+// form of the handshake's networkPublicKey (docs/naga-auth.md §7 "verifying key").
 func (k BLSPublicKey) Hex() string {
 	b := k.p.Bytes()
 	return hex.EncodeToString(b[:])
@@ -111,7 +111,7 @@ func (k *BLSPublicKey) UnmarshalText(b []byte) error {
 // BLSSessionMessage returns the 32-byte message a node BLS-signs for a
 // sign_session_key request, and that a lit.bls delegation's signature is
 // checked against: SHA-256("lit_session:" ‖ lowercase hex(keccak256(EIP-191(
-// siweText)))) (auth.md §3.4 step 11 and §7 "message"; network.md §9.2).
+// siweText)))) (docs/naga-auth.md §3.4 step 11 and §7 "message"; docs/naga-wire.md §9.2).
 func BLSSessionMessage(siweText string) [32]byte {
 	eip191 := accounts.TextHash([]byte(siweText))
 	h := sha256.New()
@@ -122,7 +122,7 @@ func BLSSessionMessage(siweText string) [32]byte {
 	return m
 }
 
-// hashToG2 is H(m) of the PoP ciphersuite (auth.md §7 "DST").
+// hashToG2 is H(m) of the PoP ciphersuite (docs/naga-auth.md §7 "DST").
 func hashToG2(msg []byte) bls12381.G2Affine {
 	h, err := bls12381.HashToG2(msg, []byte(BLSPoPDST))
 	if err != nil {
@@ -152,12 +152,12 @@ func parseG2(b []byte) (bls12381.G2Affine, error) {
 
 // VerifyBLS checks a BLS signature (96-byte compressed G2 point) on msg under
 // pk with the proof-of-possession ciphersuite: e(pk, H(m)) = e(g1, σ), H being
-// hash-to-G2 with BLSPoPDST (auth.md §7; network.md §9.4 step 5). It rejects
+// hash-to-G2 with BLSPoPDST (docs/naga-auth.md §7; docs/naga-wire.md §9.4 step 5). It rejects
 // the identity as pk or σ. A signature that does not decode wraps
 // ErrMalformed; one that decodes but does not verify wraps ErrBadSignature.
 func VerifyBLS(pk BLSPublicKey, msg []byte, sigCompressed []byte) error {
 	if pk.p.IsInfinity() {
-		// auth.md §7 "verification equation": reject an identity pk.
+		// docs/naga-auth.md §7 "verification equation": reject an identity pk.
 		return fmt.Errorf("%w: BLS public key is the identity point", ErrMalformed)
 	}
 	sig, err := parseG2(sigCompressed)
@@ -165,7 +165,7 @@ func VerifyBLS(pk BLSPublicKey, msg []byte, sigCompressed []byte) error {
 		return err
 	}
 	if sig.IsInfinity() {
-		// auth.md §7 "verification equation": reject an identity σ.
+		// docs/naga-auth.md §7 "verification equation": reject an identity σ.
 		return fmt.Errorf("%w: BLS signature is the identity point", ErrBadSignature)
 	}
 	h := hashToG2(msg)
@@ -181,10 +181,10 @@ func VerifyBLS(pk BLSPublicKey, msg []byte, sigCompressed []byte) error {
 }
 
 // BLSShare is one node's BLS signature share as sent in a sign_session_key
-// response (network.md §9.3, auth.md §3.5 step 3).
+// response (docs/naga-wire.md §9.3, docs/naga-auth.md §3.5 step 3).
 type BLSShare struct {
 	// Identifier is the node's Shamir x-coordinate, a BLS12-381 scalar (Fr)
-	// in LITTLE-endian byte order (auth.md §3.5 step 3).
+	// in LITTLE-endian byte order (docs/naga-auth.md §3.5 step 3).
 	Identifier [32]byte
 	// Value is the share σᵢ = skᵢ·H(m), a 96-byte compressed G2 point.
 	Value []byte
@@ -198,7 +198,7 @@ type blsShareWire struct {
 
 // ParseBLSShareJSON parses a node's signatureShare
 // {"ProofOfPossession":{"identifier":"<64 hex>","value":"<192 hex>"}}
-// (network.md §9.3). The same object written as a JSON string is accepted
+// (docs/naga-wire.md §9.3). The same object written as a JSON string is accepted
 // too. Other variants (Basic, MessageAugmentation) are rejected. The
 // identifier must be a canonical, nonzero little-endian scalar; the value is
 // checked only for length here (CombineBLSShares decodes the point).
@@ -231,7 +231,7 @@ func ParseBLSShareJSON(raw []byte) (BLSShare, error) {
 
 // FormatBLSShareJSON writes a share as a node sends it:
 // {"ProofOfPossession":{"identifier":"<64 lowercase hex>","value":"<192 lowercase hex>"}}
-// (network.md §9.3, §13.4 "sign_session_key fake" step 5).
+// (docs/naga-wire.md §9.3, §13.4 "sign_session_key fake" step 5).
 func FormatBLSShareJSON(share BLSShare) []byte {
 	var b strings.Builder
 	b.WriteString(`{"` + blsPoPVariant + `":{"identifier":"`)
@@ -242,7 +242,7 @@ func FormatBLSShareJSON(share BLSShare) []byte {
 	return []byte(b.String())
 }
 
-// blsIdentifierScalar decodes a little-endian identifier (auth.md §3.5 step 3)
+// blsIdentifierScalar decodes a little-endian identifier (docs/naga-auth.md §3.5 step 3)
 // into Fr. It rejects values ≥ r and zero (x = 0 would be the secret itself).
 func blsIdentifierScalar(id [32]byte) (fr.Element, error) {
 	x, err := fr.LittleEndian.Element(&id)
@@ -256,7 +256,7 @@ func blsIdentifierScalar(id [32]byte) (fr.Element, error) {
 }
 
 // lagrangeAtZeroFr returns λᵢ = Π_{j≠i} xⱼ/(xⱼ − xᵢ) over Fr for every i
-// (network.md §9.4 step 3). The xs must be distinct.
+// (docs/naga-wire.md §9.4 step 3). The xs must be distinct.
 func lagrangeAtZeroFr(xs []fr.Element) []fr.Element {
 	nums := make([]fr.Element, len(xs))
 	dens := make([]fr.Element, len(xs))
@@ -282,10 +282,10 @@ func lagrangeAtZeroFr(xs []fr.Element) []fr.Element {
 
 // CombineBLSShares combines node signature shares into the 96-byte compressed
 // signature σ = Σ λᵢ·σᵢ, Lagrange-interpolating at 0 over Fr with the
-// identifiers read little-endian (auth.md §3.5 step 3; network.md §9.4). It
-// needs at least 2 shares (network.md §9.4 step 1) with distinct identifiers
+// identifiers read little-endian (docs/naga-auth.md §3.5 step 3; docs/naga-wire.md §9.4). It
+// needs at least 2 shares (docs/naga-wire.md §9.4 step 1) with distinct identifiers
 // and valid, non-identity G2 values. It does not verify σ: call VerifyBLS
-// with the network key and the signed data (network.md §9.4 step 5).
+// with the network key and the signed data (docs/naga-wire.md §9.4 step 5).
 func CombineBLSShares(shares []BLSShare) ([]byte, error) {
 	if len(shares) < 2 {
 		return nil, fmt.Errorf("%w: need at least 2 BLS signature shares, got %d", ErrMalformed, len(shares))
@@ -335,7 +335,7 @@ func CombineBLSShares(shares []BLSShare) ([]byte, error) {
 }
 
 // singleVariant unwraps an externally tagged blsful enum {"<variant>": X}
-// whose only accepted variant is ProofOfPossession (auth.md §7 "sig field")
+// whose only accepted variant is ProofOfPossession (docs/naga-auth.md §7 "sig field")
 // and returns X. raw may also be that object written as a JSON string.
 func singleVariant(raw []byte, what string) (json.RawMessage, error) {
 	raw = bytes.TrimSpace(raw)
@@ -357,7 +357,7 @@ func singleVariant(raw []byte, what string) (json.RawMessage, error) {
 	if !ok {
 		for k := range m {
 			// Basic (NUL DST) and MessageAugmentation (AUG DST) would parse in
-			// blsful, but nodes emit ProofOfPossession only (auth.md §7).
+			// blsful, but nodes emit ProofOfPossession only (docs/naga-auth.md §7).
 			return nil, fmt.Errorf("%w: %s has variant %q; only %s is accepted", ErrMalformed, what, k, blsPoPVariant)
 		}
 	}
@@ -365,7 +365,7 @@ func singleVariant(raw []byte, what string) (json.RawMessage, error) {
 }
 
 // ParseBLSSigJSON parses the sig field of a lit.bls AuthSig: the JSON text
-// {"ProofOfPossession":"<192 hex>"} (auth.md §3.5 step 6, §7 "sig field"),
+// {"ProofOfPossession":"<192 hex>"} (docs/naga-auth.md §3.5 step 6, §7 "sig field"),
 // and returns the 96 signature bytes. Only the ProofOfPossession variant is
 // accepted; Basic and MessageAugmentation wrap ErrMalformed. The point itself
 // is decoded by VerifyBLS.
@@ -386,7 +386,7 @@ func ParseBLSSigJSON(sig string) ([]byte, error) {
 }
 
 // FormatBLSSigJSON writes the sig field of a lit.bls AuthSig:
-// {"ProofOfPossession":"<192 lowercase hex>"} (auth.md §3.5 step 6).
+// {"ProofOfPossession":"<192 lowercase hex>"} (docs/naga-auth.md §3.5 step 6).
 func FormatBLSSigJSON(sig []byte) string {
 	return `{"` + blsPoPVariant + `":"` + hex.EncodeToString(sig) + `"}`
 }
@@ -409,7 +409,7 @@ func decodeHexExact(s string, n int, allow0x bool) ([]byte, error) {
 }
 
 // BLSSecretKey is a BLS12-381 secret key (a nonzero Fr scalar). It exists for
-// local devnets and tests, which play the network (network.md §13.1); a
+// local devnets and tests, which play the network (docs/naga-wire.md §13.1); a
 // litsignd client never holds one. Its value never prints: String, GoString,
 // Format and LogValue redact it. The zero value is not a valid key.
 type BLSSecretKey struct {
@@ -466,7 +466,7 @@ func (s BLSSecretKey) PublicKey() BLSPublicKey {
 }
 
 // Sign returns the 96-byte compressed signature sk·H(msg) with BLSPoPDST
-// (auth.md §7).
+// (docs/naga-auth.md §7).
 func (s BLSSecretKey) Sign(msg []byte) []byte {
 	return signG2(&s.s, msg)
 }
@@ -481,9 +481,9 @@ func signG2(x *fr.Element, msg []byte) []byte {
 	return out[:]
 }
 
-// Split Shamir-shares the key over Fr (network.md §13.1): a random polynomial
+// Split Shamir-shares the key over Fr (docs/naga-wire.md §13.1): a random polynomial
 // f of degree threshold−1 with f(0) = sk, and one share f(xᵢ) per identifier.
-// ids are little-endian scalars (auth.md §3.5 step 3) and must be canonical,
+// ids are little-endian scalars (docs/naga-auth.md §3.5 step 3) and must be canonical,
 // nonzero and distinct; 1 ≤ threshold ≤ len(ids). rnd supplies the
 // coefficients (crypto/rand when nil).
 func (s BLSSecretKey) Split(threshold int, ids [][32]byte, rnd io.Reader) ([]BLSSecretKeyShare, error) {
@@ -548,17 +548,17 @@ func (s BLSSecretKey) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()
 func (s BLSSecretKey) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
 // BLSSecretKeyShare is one node's Shamir share skᵢ of the network BLS key,
-// for devnets and tests (network.md §13.1). Its scalar never prints.
+// for devnets and tests (docs/naga-wire.md §13.1). Its scalar never prints.
 type BLSSecretKeyShare struct {
 	// Identifier is the node's x-coordinate, a little-endian Fr scalar, sent
-	// as the share's identifier (network.md §13.4 "sign_session_key fake"
+	// as the share's identifier (docs/naga-wire.md §13.4 "sign_session_key fake"
 	// step 5).
 	Identifier [32]byte
 	s          fr.Element
 }
 
 // SignShare returns the node's signature share σᵢ = skᵢ·H(msg) with
-// BLSPoPDST (network.md §13.4 "sign_session_key fake" step 4).
+// BLSPoPDST (docs/naga-wire.md §13.4 "sign_session_key fake" step 4).
 func (s BLSSecretKeyShare) SignShare(msg []byte) BLSShare {
 	return BLSShare{Identifier: s.Identifier, Value: signG2(&s.s, msg)}
 }
@@ -582,7 +582,7 @@ func (s BLSSecretKeyShare) LogValue() slog.Value {
 }
 
 // BLSIdentifierFromUint64 returns n as a 32-byte little-endian identifier
-// (auth.md §3.5 step 3: the vector shares use 258, 3 and 7).
+// (docs/naga-auth.md §3.5 step 3: the vector shares use 258, 3 and 7).
 func BLSIdentifierFromUint64(n uint64) [32]byte {
 	var id [32]byte
 	binary.LittleEndian.PutUint64(id[:8], n)

@@ -204,7 +204,7 @@ func TestBLSCombineVectorShares(t *testing.T) {
 		}
 		shares[i] = sh
 	}
-	// auth.md §3.5: the identifiers are 258, 3 and 7, little-endian.
+	// docs/naga-auth.md §3.5: the identifiers are 258, 3 and 7, little-endian.
 	for i, want := range []uint64{258, 3, 7} {
 		if shares[i].Identifier != BLSIdentifierFromUint64(want) {
 			t.Errorf("share %d identifier = %x, want LE %d", i, shares[i].Identifier, want)
@@ -244,7 +244,7 @@ func TestBLSCombineVectorShares(t *testing.T) {
 	}
 }
 
-// TestBLSCombineSDKWasmVector is network.md §9.4: the shares of js-sdk
+// TestBLSCombineSDKWasmVector is docs/naga-wire.md §9.4: the shares of js-sdk
 // packages/wasm/src/lib/bls.spec.ts, whose wasm blsCombine output is given.
 func TestBLSCombineSDKWasmVector(t *testing.T) {
 	raws := []string{

@@ -18,7 +18,7 @@ import (
 )
 
 // Validator is one node of the active, unkicked validator set
-// (network.md §2.2).
+// (docs/naga-wire.md §2.2).
 type Validator struct {
 	// URL is HTTPProtocol + "a.b.c.d:port", the node's base URL.
 	URL string
@@ -33,7 +33,7 @@ type Validator struct {
 	OperatorAddress common.Address
 }
 
-// EpochInfo is the Staking Epoch struct (network.md §2.2). Times are UNIX
+// EpochInfo is the Staking Epoch struct (docs/naga-wire.md §2.2). Times are UNIX
 // seconds, lengths seconds.
 type EpochInfo struct {
 	Number                uint64 // the epoch sent in requests (epochState.currentNumber)
@@ -48,7 +48,7 @@ type EpochInfo struct {
 }
 
 // SDKStartTime returns the epoch start as the SDK derives it,
-// EndTime − EpochLength (network.md §2.2 "Derived values"), rather than the
+// EndTime − EpochLength (docs/naga-wire.md §2.2 "Derived values"), rather than the
 // StartTime field.
 func (e EpochInfo) SDKStartTime() time.Time {
 	if e.EpochLength > e.EndTime {
@@ -58,7 +58,7 @@ func (e EpochInfo) SDKStartTime() time.Time {
 }
 
 // ValidatorSet is what Staking.getActiveUnkickedValidatorStructsAndCounts
-// says about the network (network.md §2.2).
+// says about the network (docs/naga-wire.md §2.2).
 type ValidatorSet struct {
 	Epoch EpochInfo
 	// MinNodeCount is the chain's signing threshold
@@ -79,7 +79,7 @@ func (s ValidatorSet) URLs() []string {
 }
 
 // NodePrice is one node of PriceFeed.getNodesForRequest with its prices
-// (network.md §2.3).
+// (docs/naga-wire.md §2.3).
 type NodePrice struct {
 	Validator Validator
 	// Prices[j] is the price, in wei of the chain's token, of the j-th
@@ -129,7 +129,7 @@ func DialChain(ctx context.Context, cfg NetworkConfig) (*ChainReader, func(), er
 }
 
 // ValidatorSet reads Staking.getActiveUnkickedValidatorStructsAndCounts
-// (network.md §2.2) and makes the SDK's checks: minNodeCount is not 0 and
+// (docs/naga-wire.md §2.2) and makes the SDK's checks: minNodeCount is not 0 and
 // there are at least minNodeCount validators (counted after deduplication).
 func (c *ChainReader) ValidatorSet(ctx context.Context) (ValidatorSet, error) {
 	const op = "read validator set"
@@ -160,7 +160,7 @@ func (c *ChainReader) ValidatorSet(ctx context.Context) (ValidatorSet, error) {
 	return ValidatorSet{Epoch: epoch, MinNodeCount: minNodes, Validators: vals}, nil
 }
 
-// Epoch reads Staking.epoch(realmId) (network.md §2.2).
+// Epoch reads Staking.epoch(realmId) (docs/naga-wire.md §2.2).
 func (c *ChainReader) Epoch(ctx context.Context) (EpochInfo, error) {
 	var out epochOnlyWire
 	if err := c.call(ctx, c.cfg.StakingAddress, stakingABI, methodEpoch, &out, c.realm()); err != nil {
@@ -174,7 +174,7 @@ func (c *ChainReader) Epoch(ctx context.Context) (EpochInfo, error) {
 }
 
 // NodesForRequest reads PriceFeed.getNodesForRequest(realmId, products)
-// (network.md §2.3). Each node's Prices are indexed like products. Nodes come
+// (docs/naga-wire.md §2.3). Each node's Prices are indexed like products. Nodes come
 // in the contract's order; the SDK's stable price sort depends on it.
 func (c *ChainReader) NodesForRequest(ctx context.Context, products []Product) (epoch uint64, minNodeCount int, nodes []NodePrice, err error) {
 	const op = "read node prices"
@@ -229,7 +229,7 @@ func (c *ChainReader) call(ctx context.Context, to common.Address, contract abi.
 func (c *ChainReader) realm() *big.Int { return big.NewInt(c.cfg.realmID()) }
 
 // validatorFromWire turns a Validator tuple into a Validator; the URL is
-// protocol + dotted IPv4 + ":" + port (network.md §2.2 "Node URL").
+// protocol + dotted IPv4 + ":" + port (docs/naga-wire.md §2.2 "Node URL").
 func (c *ChainReader) validatorFromWire(w validatorWire) Validator {
 	ip := netip.AddrFrom4([4]byte{byte(w.IP >> 24), byte(w.IP >> 16), byte(w.IP >> 8), byte(w.IP)})
 	return Validator{

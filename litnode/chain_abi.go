@@ -8,12 +8,12 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-// The ABI fragments below are written from the tuple layouts in network.md
+// The ABI fragments below are written from the tuple layouts in docs/naga-wire.md
 // §2.2 and §2.3; they are not copied from @lit-protocol/contracts. Only the
 // types and their order matter for the encoding; the output names are ours
 // (they steer UnpackIntoInterface).
 
-// epochComponents is LibStakingStorage.Epoch: 9 × uint256 (network.md §2.2).
+// epochComponents is LibStakingStorage.Epoch: 9 × uint256 (docs/naga-wire.md §2.2).
 const epochComponents = `[
 	{"name":"epochLength","type":"uint256"},
 	{"name":"number","type":"uint256"},
@@ -27,7 +27,7 @@ const epochComponents = `[
 ]`
 
 // validatorComponents is LibStakingStorage.Validator: 18 fields
-// (network.md §2.2).
+// (docs/naga-wire.md §2.2).
 const validatorComponents = `[
 	{"name":"ip","type":"uint32"},
 	{"name":"ipv6","type":"uint128"},
@@ -49,7 +49,7 @@ const validatorComponents = `[
 	{"name":"registerAttestedWalletDisabled","type":"bool"}
 ]`
 
-// stakingABIJSON holds the two Staking views litnode reads (network.md §2.2):
+// stakingABIJSON holds the two Staking views litnode reads (docs/naga-wire.md §2.2):
 // getActiveUnkickedValidatorStructsAndCounts(uint256) = 0xd09cd5a8 and
 // epoch(uint256) = 0x5487c577.
 const stakingABIJSON = `[
@@ -72,7 +72,7 @@ const stakingABIJSON = `[
 ]`
 
 // priceFeedABIJSON holds PriceFeed.getNodesForRequest(uint256,uint256[]) =
-// 0x224d9449 (network.md §2.3). NodeInfoAndPrices is (Validator, uint256[]).
+// 0x224d9449 (docs/naga-wire.md §2.3). NodeInfoAndPrices is (Validator, uint256[]).
 const priceFeedABIJSON = `[
 {
 	"type":"function","name":"getNodesForRequest","stateMutability":"view",

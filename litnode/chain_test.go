@@ -239,7 +239,7 @@ func (c *recordingCaller) CallContract(ctx context.Context, msg ethereum.CallMsg
 }
 
 // TestChainReader_Selectors checks the selectors our ABI produces against
-// network.md §2.2 and §2.3, and the contract each goes to.
+// docs/naga-wire.md §2.2 and §2.3, and the contract each goes to.
 func TestChainReader_Selectors(t *testing.T) {
 	chain, cfg := devChain(t)
 	chain.SetValidators(testValidators())

@@ -53,10 +53,10 @@ type Client struct {
 	// HandshakeTimeout bounds one node's handshake (default 10 s).
 	HandshakeTimeout time.Duration
 	// RequestTimeout bounds one node request (default 45 s: longer than a
-	// node's own 30 s, so its 408 reaches us; network.md §12).
+	// node's own 30 s, so its 408 reaches us; docs/naga-wire.md §12).
 	RequestTimeout time.Duration
 	// MaxAttempts, when positive, caps the attempts of one operation; the
-	// per-reason budgets of network.md §11.4 apply in any case.
+	// per-reason budgets of docs/naga-wire.md §11.4 apply in any case.
 	MaxAttempts int
 	// RetryBackoff is the backoff unit: retry n of a reason waits n units
 	// (default 1 s, as the SDK).
@@ -276,7 +276,7 @@ func (c *Client) refresh(ctx context.Context, seen uint64) error {
 }
 
 // WatchEpoch polls the chain epoch every interval and refreshes the
-// connection when it changes, until ctx ends (network.md §2.2: the SDK
+// connection when it changes, until ctx ends (docs/naga-wire.md §2.2: the SDK
 // re-handshakes when the Staking state returns to Active).
 func (c *Client) WatchEpoch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)

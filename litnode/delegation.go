@@ -13,7 +13,7 @@ import (
 )
 
 // MaxDelegationLifetime is the longest expiration − issuedAt a node accepts
-// (auth.md §3.4 step 6, node MAX_TIMESTAMP_VALIDITY_DAYS).
+// (docs/naga-auth.md §3.4 step 6, node MAX_TIMESTAMP_VALIDITY_DAYS).
 const MaxDelegationLifetime = 30 * 24 * time.Hour
 
 // Delegation is a parsed capability AuthSig: a SIWE message with ReCap
@@ -63,7 +63,7 @@ func ParseDelegation(a AuthSig) (*Delegation, error) {
 		return nil, fmt.Errorf("%w: delegation: SIWE URI %q is not a lit:session: URI", ErrURIMismatch, m.URI)
 	}
 	// The node compares the URI as a string, so only the canonical lowercase
-	// form can ever match (auth.md §1 "Case matters").
+	// form can ever match (docs/naga-auth.md §1 "Case matters").
 	if d.SessionKey, err = ParseSessionPublicKey(uri); err != nil || d.SessionKey.Hex() != uri {
 		return nil, fmt.Errorf("%w: delegation: SIWE URI %q is not lit:session:<64 lowercase hex>", ErrURIMismatch, m.URI)
 	}
@@ -80,7 +80,7 @@ func ParseDelegation(a AuthSig) (*Delegation, error) {
 // Grants reports whether some ReCap of the delegation grants ability on
 // resourceKey ("<prefix>://<id>"), with the node's wildcards: key
 // "<prefix>://*" or the exact key, ability "*/*" or the exact one
-// (auth.md §6 step 6c).
+// (docs/naga-auth.md §6 step 6c).
 func (d *Delegation) Grants(resourceKey string, ability Ability) bool {
 	ns, name := ability.RecapAbility()
 	if ns == "" {
@@ -95,7 +95,7 @@ func (d *Delegation) Grants(resourceKey string, ability Ability) bool {
 }
 
 // Resources lists what the delegation grants, as resource-ability requests
-// (the SDK's mapping, auth.md §4.2 step 1), over all its ReCaps.
+// (the SDK's mapping, docs/naga-auth.md §4.2 step 1), over all its ReCaps.
 func (d *Delegation) Resources() []ResourceAbilityRequest {
 	var out []ResourceAbilityRequest
 	for _, r := range d.Recaps {
@@ -106,7 +106,7 @@ func (d *Delegation) Resources() []ResourceAbilityRequest {
 
 // DerivedAuthData is the auth data the SDK's
 // createPkpAuthContextFromPreGenerated derives from a delegation's
-// lit-resolvedauthcontext (auth.md §4.2 step 1).
+// lit-resolvedauthcontext (docs/naga-auth.md §4.2 step 1).
 type DerivedAuthData struct {
 	AuthMethodType int            `json:"authMethodType"`
 	AuthMethodID   string         `json:"authMethodId"`
@@ -118,7 +118,7 @@ type DerivedAuthData struct {
 // DerivedAuthData derives the auth data as the SDK does: from the first
 // nota-bene with an auth_context, the auth method context used for the
 // sign-session-key request (else the first); only EthWallet (type 1) with a
-// 0x userId derives (auth.md §4.2).
+// 0x userId derives (docs/naga-auth.md §4.2).
 func (d *Delegation) DerivedAuthData() (DerivedAuthData, error) {
 	for _, r := range d.Recaps {
 		for _, uri := range sortedKeys(r.Att) {
@@ -184,7 +184,7 @@ type VerifyOptions struct {
 }
 
 // Verify checks a delegation AuthSig as a Lit node checks a capability
-// (auth.md §6 step 6, §9), plus the daemon's own rule that the SIWE address
+// (docs/naga-auth.md §6 step 6, §9), plus the daemon's own rule that the SIWE address
 // is the PKP's address. Every rejection wraps one of the package sentinels.
 func Verify(a AuthSig, opts VerifyOptions) (*Delegation, error) {
 	kind := a.Kind()
@@ -202,7 +202,7 @@ func Verify(a AuthSig, opts VerifyOptions) (*Delegation, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	// siwe valid_now: notBefore < now ≤ expiration, no grace (auth.md §5.4).
+	// siwe valid_now: notBefore < now ≤ expiration, no grace (docs/naga-auth.md §5.4).
 	if !d.NotBefore.IsZero() && !now.After(d.NotBefore) {
 		return nil, fmt.Errorf("%w: not before %s", ErrNotYetValid, d.SIWE.NotBefore)
 	}
@@ -228,7 +228,7 @@ func Verify(a AuthSig, opts VerifyOptions) (*Delegation, error) {
 			return nil, fmt.Errorf("%w: delegation sig: %w", ErrBadSignature, err)
 		}
 		// The node hashes the re-rendered SIWE; ParseSIWE guarantees it is
-		// the signed text byte for byte (auth.md §6 step 6b).
+		// the signed text byte for byte (docs/naga-auth.md §6 step 6b).
 		m := BLSSessionMessage(d.SIWE.String())
 		if err := VerifyBLS(opts.NetworkKey, m[:], sig); err != nil {
 			// An undecodable point is a bad signature too (it also stays
@@ -276,7 +276,7 @@ func verifyEIP191(msg, sigHex string, addr common.Address) error {
 var sdkLineRE = regexp.MustCompile(`^([^:]+):\s*(.*)$`)
 
 // ValidateLikeSDK runs exactly the checks of the JS SDK's
-// validateDelegationAuthSig, with its error texts (auth.md §4.1): the
+// validateDelegationAuthSig, with its error texts (docs/naga-auth.md §4.1): the
 // expiration (if present) has not passed and the URI names the session key.
 // It checks no signature; use Verify for that.
 func ValidateLikeSDK(a AuthSig, sessionKeyURI string, now time.Time) error {

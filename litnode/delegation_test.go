@@ -79,7 +79,7 @@ func TestVerifyVectorDelegation(t *testing.T) {
 	}
 }
 
-// The NUL-DST signature of the same message is rejected (auth.md §7).
+// The NUL-DST signature of the same message is rejected (docs/naga-auth.md §7).
 func TestVerifyRejectsNulDST(t *testing.T) {
 	a := delegationVector(t)
 	a.Sig = FormatBLSSigJSON(mustHex(t, vstr(t, authVectors(t), "delegationAuthSig", "negativeNulDstSigG2Hex")))
@@ -212,7 +212,7 @@ func TestVerifyTampered(t *testing.T) {
 }
 
 // An AuthSig with an extra key never gets as far as Verify: the strict
-// decoder rejects it, as the node does (auth.md §2).
+// decoder rejects it, as the node does (docs/naga-auth.md §2).
 func TestVerifyExtraAuthSigKey(t *testing.T) {
 	a := delegationVector(t)
 	b, _ := json.Marshal(a)

@@ -1,7 +1,7 @@
 // Package litnode is a native Go client for the Lit Protocol v8 ("Naga") node
 // network and the auth material it runs on.
 //
-// Auth material (spec: shared/lit/auth.md):
+// Auth material (spec: docs/naga-auth.md):
 //   - session keys (ed25519; the secret never prints),
 //   - AuthSigs and their classification,
 //   - SIWE (EIP-4361) messages with ReCap (EIP-5573) capabilities,
@@ -11,7 +11,7 @@
 //   - per-node session signatures, minted just in time,
 //   - the hand-off envelope a client gives a server.
 //
-// Network client (spec: shared/lit/network.md): discovery on chain,
+// Network client (spec: docs/naga-wire.md): discovery on chain,
 // handshake, the E2EE envelope, pkpSign, executeJs and sign_session_key, with
 // share combination, typed node errors and refresh-and-retry.
 //

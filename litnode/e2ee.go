@@ -14,18 +14,18 @@ import (
 	"golang.org/x/crypto/nacl/box"
 )
 
-// E2EEVersion is the only envelope version (network.md §5.2).
+// E2EEVersion is the only envelope version (docs/naga-wire.md §5.2).
 const E2EEVersion = "1"
 
-// Sizes of the E2EE envelope parts (network.md §5.1).
+// Sizes of the E2EE envelope parts (docs/naga-wire.md §5.1).
 const (
 	e2eeRandomSize = 16
 	e2eeKeySize    = 32
 	e2eeNonceSize  = 24
 	// e2eeZeroPrefix is the sodalite crypto_box_BOXZEROBYTES prefix of
-	// ciphertext_and_tag (network.md §5.1 Encrypt step 7).
+	// ciphertext_and_tag (docs/naga-wire.md §5.1 Encrypt step 7).
 	e2eeZeroPrefix = 16
-	// e2eeAADSize is 1 + 16 + 8 + 32 + 32 (network.md §5.1 Encrypt step 4).
+	// e2eeAADSize is 1 + 16 + 8 + 32 + 32 (docs/naga-wire.md §5.1 Encrypt step 4).
 	e2eeAADSize = 1 + e2eeRandomSize + 8 + 2*e2eeKeySize
 )
 
@@ -33,14 +33,14 @@ const (
 const e2eeJSTime = "2006-01-02T15:04:05.000Z"
 
 // E2EEEnvelope is the v1 E2EE envelope {"version":"1","payload":{…}} of every
-// request and response body of the encrypted endpoints (network.md §5.2).
+// request and response body of the encrypted endpoints (docs/naga-wire.md §5.2).
 // The request-only "epoch" key is ignored.
 type E2EEEnvelope struct {
 	Version string      `json:"version"`
 	Payload E2EEPayload `json:"payload"`
 }
 
-// E2EEPayload is the payload of an E2EEEnvelope (network.md §5.2). Hex fields
+// E2EEPayload is the payload of an E2EEEnvelope (docs/naga-wire.md §5.2). Hex fields
 // carry no 0x.
 type E2EEPayload struct {
 	// VerificationKey is the SENDER's X25519 public key, 64 lowercase hex.
@@ -54,7 +54,7 @@ type E2EEPayload struct {
 }
 
 // X25519KeyPair is an X25519 key pair for E2EE: a client's per-node,
-// per-operation key, or a node's identity key (network.md §5.1 "Keys"). Its
+// per-operation key, or a node's identity key (docs/naga-wire.md §5.1 "Keys"). Its
 // secret never prints: String, GoString, Format, LogValue and MarshalJSON
 // redact it. Build it with NewX25519KeyPair or X25519KeyPairFromSecret so
 // that Public matches Secret.
@@ -77,7 +77,7 @@ func NewX25519KeyPair(rnd io.Reader) (X25519KeyPair, error) {
 }
 
 // X25519KeyPairFromSecret returns the key pair of a 32-byte X25519 secret
-// (network.md §5.1 Encrypt step 1: public = X25519(secret, basepoint)).
+// (docs/naga-wire.md §5.1 Encrypt step 1: public = X25519(secret, basepoint)).
 func X25519KeyPairFromSecret(secret [32]byte) X25519KeyPair {
 	return X25519KeyPair{Public: x25519Public(&secret), Secret: secret}
 }
@@ -121,7 +121,7 @@ func (k X25519KeyPair) MarshalJSON() ([]byte, error) {
 
 // e2eeNonce derives the nonce SHA-512(aad)[:24] with
 // aad = 0x01 ‖ random ‖ ts(8, big-endian) ‖ recipientPublic ‖ senderPublic
-// (network.md §5.1 Encrypt steps 3–5, Decrypt steps 3–5).
+// (docs/naga-wire.md §5.1 Encrypt steps 3–5, Decrypt steps 3–5).
 func e2eeNonce(random *[16]byte, unixSeconds int64, recipientPublic, senderPublic *[32]byte) [24]byte {
 	var aad [e2eeAADSize]byte
 	aad[0] = 0x01
@@ -135,7 +135,7 @@ func e2eeNonce(random *[16]byte, unixSeconds int64, recipientPublic, senderPubli
 	return nonce
 }
 
-// E2EEEncrypt seals plaintext from sender to recipientPublic (network.md §5.1
+// E2EEEncrypt seals plaintext from sender to recipientPublic (docs/naga-wire.md §5.1
 // Encrypt) with the given random bytes and time, so that the result is
 // deterministic. created_at is written as JS toISOString (milliseconds, Z);
 // its whole seconds enter the nonce. Use E2EESeal in production.
@@ -159,7 +159,7 @@ func E2EEEncrypt(sender X25519KeyPair, recipientPublic [32]byte, plaintext []byt
 }
 
 // E2EESeal is E2EEEncrypt with 16 bytes from crypto/rand and the current
-// time (network.md §5.1 Encrypt step 2).
+// time (docs/naga-wire.md §5.1 Encrypt step 2).
 func E2EESeal(sender X25519KeyPair, recipientPublic [32]byte, plaintext []byte) (E2EEEnvelope, error) {
 	var random [16]byte
 	if _, err := rand.Read(random[:]); err != nil {
@@ -168,7 +168,7 @@ func E2EESeal(sender X25519KeyPair, recipientPublic [32]byte, plaintext []byte) 
 	return E2EEEncrypt(sender, recipientPublic, plaintext, random, time.Now()), nil
 }
 
-// E2EEDecrypt opens an envelope addressed to recipient (network.md §5.1
+// E2EEDecrypt opens an envelope addressed to recipient (docs/naga-wire.md §5.1
 // Decrypt) and returns the plaintext and the sender's public key (the
 // envelope's verification_key). Every error wraps ErrDecrypt; an envelope
 // whose fields do not parse (version, hex, lengths, created_at, the 16-zero

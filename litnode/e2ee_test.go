@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// e2eeVector is network-vectors.json e2ee (network.md §5.6).
+// e2eeVector is network-vectors.json e2ee (docs/naga-wire.md §5.6).
 type e2eeVector struct {
 	ClientSecretKeyHex  string       `json:"clientSecretKeyHex"`
 	ClientPublicKeyHex  string       `json:"clientPublicKeyHex"`
@@ -66,7 +66,7 @@ func TestE2EEVectorEncrypt(t *testing.T) {
 	if got := hex.EncodeToString(nonce[:]); got != v.NonceHex {
 		t.Errorf("nonce = %s, want %s", got, v.NonceHex)
 	}
-	// Independent nonce: SHA-512 of the aad spelled out (network.md §5.6).
+	// Independent nonce: SHA-512 of the aad spelled out (docs/naga-wire.md §5.6).
 	var aad bytes.Buffer
 	aad.WriteByte(1)
 	aad.Write(random[:])
@@ -113,7 +113,7 @@ func TestE2EEVectorDecrypt(t *testing.T) {
 	if hex.EncodeToString(sender[:]) != v.ClientPublicKeyHex {
 		t.Errorf("sender = %x, want %s", sender, v.ClientPublicKeyHex)
 	}
-	// Only the whole seconds of created_at matter (network.md §5.1 step 8):
+	// Only the whole seconds of created_at matter (docs/naga-wire.md §5.1 step 8):
 	// the chrono form and a fraction decrypt too; another second does not.
 	for _, at := range []string{"2025-01-01T00:00:00Z", "2025-01-01T00:00:00.123456789+00:00", "2025-01-01T01:00:00.5+01:00"} {
 		env := v.Envelope

@@ -16,14 +16,14 @@ import (
 )
 
 // ECDSASigTypeK256 is the sig_type of a secp256k1 ECDSA share
-// (network.md §7.4), the only ECDSA scheme litnode combines.
+// (docs/naga-wire.md §7.4), the only ECDSA scheme litnode combines.
 const ECDSASigTypeK256 = "EcdsaK256Sha256"
 
 // ecdsaShareVariant is the tag of an ECDSA share in a pkpSign or executeJs
-// response (network.md §7.4).
+// response (docs/naga-wire.md §7.4).
 const ecdsaShareVariant = "EcdsaSignedMessageShare"
 
-// ecdsaShareSuccess is the result of a usable share (network.md §7.4, §7.5
+// ecdsaShareSuccess is the result of a usable share (docs/naga-wire.md §7.4, §7.5
 // "Inputs").
 const ecdsaShareSuccess = "success"
 
@@ -34,7 +34,7 @@ const (
 	secpUncompressedSize = 65
 )
 
-// ECDSAShare is one node's ECDSA signature share (network.md §7.4), with the
+// ECDSAShare is one node's ECDSA signature share (docs/naga-wire.md §7.4), with the
 // JSON quotes stripped and the hex decoded.
 type ECDSAShare struct {
 	// Digest is the 32-byte message hash the nodes signed (toSign).
@@ -45,7 +45,7 @@ type ECDSAShare struct {
 	// PeerID is the node's peer id (lowercase hex). Informational.
 	PeerID string
 	// SignatureShare is sᵢ, a big-endian scalar, already Lagrange-weighted
-	// for the node set (network.md §7.3 step 8).
+	// for the node set (docs/naga-wire.md §7.3 step 8).
 	SignatureShare [32]byte
 	// BigR is the presignature point R, 33-byte compressed SEC1.
 	BigR []byte
@@ -59,7 +59,7 @@ type ECDSAShare struct {
 }
 
 // ecdsaShareWire is the inner object of {"EcdsaSignedMessageShare":{…}},
-// in the field order of network.md §7.4.
+// in the field order of docs/naga-wire.md §7.4.
 type ecdsaShareWire struct {
 	Digest              string `json:"digest"`
 	Result              string `json:"result"`
@@ -73,7 +73,7 @@ type ecdsaShareWire struct {
 }
 
 // stripJSONQuotes removes one pair of literal quotes: several share fields
-// are JSON-encoded strings (network.md §7.4, §7.5 step 2).
+// are JSON-encoded strings (docs/naga-wire.md §7.4, §7.5 step 2).
 func stripJSONQuotes(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
@@ -94,8 +94,8 @@ func decodeShareHex(field, v string, n int) ([]byte, error) {
 
 // ParseECDSAShare parses an ECDSA signature share: either
 // {"EcdsaSignedMessageShare":{…}} or the bare inner object, which older
-// nodes send (network.md §7.4); the same written as a JSON string, as
-// executeJs signedData carries it (network.md §13.4), is accepted too. It
+// nodes send (docs/naga-wire.md §7.4); the same written as a JSON string, as
+// executeJs signedData carries it (docs/naga-wire.md §13.4), is accepted too. It
 // strips the JSON quotes of share_id, signature_share, big_r, public_key,
 // compressed_public_key and digest, and reads hex in either case.
 //
@@ -146,7 +146,7 @@ func ParseECDSAShare(raw []byte) (ECDSAShare, error) {
 		return ECDSAShare{}, fmt.Errorf("%w: ECDSA share sig_type %q is not supported (want %s)", ErrMalformed, w.SigType, ECDSASigTypeK256)
 	}
 	var err error
-	// network.md §7.4: digest is unquoted lowercase hex now; very old nodes
+	// docs/naga-wire.md §7.4: digest is unquoted lowercase hex now; very old nodes
 	// quoted it in upper case.
 	if sh.Digest, err = decodeShareHex("digest", w.Digest, secpScalarSize); err != nil {
 		return ECDSAShare{}, err
@@ -219,7 +219,7 @@ func compressSEC1(pub []byte) []byte {
 	return out
 }
 
-// FormatECDSAShareJSON writes a share as a current node does (network.md §7.4,
+// FormatECDSAShareJSON writes a share as a current node does (docs/naga-wire.md §7.4,
 // §13.4 "pkpSign fake" step 6): {"EcdsaSignedMessageShare":{…}} with digest
 // as unquoted lowercase hex; share_id, signature_share and big_r as quoted
 // UPPER hex; compressed_public_key and public_key as quoted lowercase hex;
@@ -252,7 +252,7 @@ func FormatECDSAShareJSON(share ECDSAShare) []byte {
 	return b
 }
 
-// ECDSASignature is a combined secp256k1 ECDSA signature (network.md §7.6
+// ECDSASignature is a combined secp256k1 ECDSA signature (docs/naga-wire.md §7.6
 // "Go suggestion").
 type ECDSASignature struct {
 	// R and S are big-endian; S is low (≤ n/2).
@@ -268,7 +268,7 @@ type ECDSASignature struct {
 }
 
 // Ethereum returns the 65-byte r‖s‖v signature with v = 27 + RecoveryID
-// (network.md §7.5 step 8).
+// (docs/naga-wire.md §7.5 step 8).
 func (s ECDSASignature) Ethereum() [65]byte {
 	var out [65]byte
 	copy(out[:32], s.R[:])
@@ -278,7 +278,7 @@ func (s ECDSASignature) Ethereum() [65]byte {
 }
 
 // RS returns the 64-byte r‖s signature (the JS SDK's signature, without 0x
-// and upper-casing; network.md §7.6).
+// and upper-casing; docs/naga-wire.md §7.6).
 func (s ECDSASignature) RS() [64]byte {
 	var out [64]byte
 	copy(out[:32], s.R[:])
@@ -287,7 +287,7 @@ func (s ECDSASignature) RS() [64]byte {
 }
 
 // CombineECDSAShares combines the shares of one pkpSign or executeJs signing
-// exactly as network.md §7.5 does. The shares must be exactly the node set's
+// exactly as docs/naga-wire.md §7.5 does. The shares must be exactly the node set's
 // (they are Lagrange-weighted for it), at least 2, all with result "success",
 // sig_type EcdsaK256Sha256 and the same R, digest and public key:
 // s = Σ sᵢ mod n, r = x(R) mod n, r and s nonzero, s normalised to low-s, the
@@ -296,7 +296,7 @@ func (s ECDSASignature) RS() [64]byte {
 // ErrMalformed; a sum that does not verify wraps ErrBadSignature.
 func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 	var out ECDSASignature
-	// network.md §7.5 "Inputs": the combine function needs at least 2.
+	// docs/naga-wire.md §7.5 "Inputs": the combine function needs at least 2.
 	if len(shares) < 2 {
 		return out, fmt.Errorf("%w: need at least 2 ECDSA signature shares, got %d", ErrMalformed, len(shares))
 	}
@@ -314,7 +314,7 @@ func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 		case len(sh.PublicKey) != secpUncompressedSize || sh.PublicKey[0] != 0x04:
 			return out, fmt.Errorf("%w: ECDSA share %d public key is not 65-byte uncompressed", ErrMalformed, i)
 		}
-		// network.md §7.5 step 1: all shares carry the same R.
+		// docs/naga-wire.md §7.5 step 1: all shares carry the same R.
 		if !bytes.Equal(sh.BigR, first.BigR) {
 			return out, fmt.Errorf("%w: ECDSA share %d has a different R (incompatible signature shares)", ErrMalformed, i)
 		}
@@ -325,7 +325,7 @@ func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 			return out, fmt.Errorf("%w: ECDSA share %d has a different public key", ErrMalformed, i)
 		}
 	}
-	// network.md §7.5 step 1: R is a point.
+	// docs/naga-wire.md §7.5 step 1: R is a point.
 	if _, err := secp256k1.ParsePubKey(first.BigR); err != nil || (first.BigR[0] != 0x02 && first.BigR[0] != 0x03) {
 		return out, fmt.Errorf("%w: ECDSA big_r is not a compressed secp256k1 point", ErrMalformed)
 	}
@@ -333,31 +333,31 @@ func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 	if err != nil {
 		return out, fmt.Errorf("%w: ECDSA public key: %v", ErrMalformed, err)
 	}
-	// network.md §7.5 steps 2–3: s = Σ sᵢ mod n, a plain sum.
+	// docs/naga-wire.md §7.5 steps 2–3: s = Σ sᵢ mod n, a plain sum.
 	var s secp256k1.ModNScalar
 	for i := range shares {
 		var si secp256k1.ModNScalar
 		si.SetBytes(&shares[i].SignatureShare) // reduces mod n (step 2)
 		s.Add(&si)
 	}
-	// network.md §7.5 step 4: r = x(R) mod n.
+	// docs/naga-wire.md §7.5 step 4: r = x(R) mod n.
 	var r secp256k1.ModNScalar
 	r.SetByteSlice(first.BigR[1:])
-	// network.md §7.5 step 5.
+	// docs/naga-wire.md §7.5 step 5.
 	if r.IsZero() || s.IsZero() {
 		return out, fmt.Errorf("%w: combined ECDSA r or s is zero", ErrBadSignature)
 	}
-	// network.md §7.5 step 6: low-s.
+	// docs/naga-wire.md §7.5 step 6: low-s.
 	if s.IsOverHalfOrder() {
 		s.Negate()
 	}
-	// network.md §7.5 step 7: verify the prehash signature.
+	// docs/naga-wire.md §7.5 step 7: verify the prehash signature.
 	if !secpecdsa.NewSignature(&r, &s).Verify(first.Digest, pub) {
 		return out, fmt.Errorf("%w: combined ECDSA signature does not verify", ErrBadSignature)
 	}
 	out.R = r.Bytes()
 	out.S = s.Bytes()
-	// network.md §7.5 step 8: trial recovery.
+	// docs/naga-wire.md §7.5 step 8: trial recovery.
 	var sig [65]byte
 	copy(sig[:32], out.R[:])
 	copy(sig[32:64], out.S[:])
@@ -384,7 +384,7 @@ func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 const ecdsaCoeffLabel = "litnode/ecdsa-share-polynomial/v1"
 
 // MakeECDSAShares plays a node set for one ECDSA signing, as a fake network
-// does (network.md §13.4 "pkpSign fake" steps 3–5). secret is the PKP key x,
+// does (docs/naga-wire.md §13.4 "pkpSign fake" steps 3–5). secret is the PKP key x,
 // k the per-request nonce (both big-endian scalars in [1, n−1]; k must never
 // repeat across digests), and ids the node set's identifiers (big-endian
 // scalars, nonzero and distinct, at least 2).
@@ -421,7 +421,7 @@ func MakeECDSAShares(secret [32]byte, digest [32]byte, k [32]byte, ids [][32]byt
 		}
 		xs[i] = id
 	}
-	// network.md §13.4 step 3: R = k·G, r = x(R) mod n.
+	// docs/naga-wire.md §13.4 step 3: R = k·G, r = x(R) mod n.
 	var R secp256k1.JacobianPoint
 	secp256k1.ScalarBaseMultNonConst(&kk, &R)
 	R.ToAffine()
@@ -433,9 +433,9 @@ func MakeECDSAShares(secret [32]byte, digest [32]byte, k [32]byte, ids [][32]byt
 	}
 	var z secp256k1.ModNScalar
 	z.SetBytes(&digest) // z = digest mod n
-	// network.md §13.4 step 4: Shamir-split x over the ids.
+	// docs/naga-wire.md §13.4 step 4: Shamir-split x over the ids.
 	coeffs := ecdsaPolynomial(x, &secret, len(ids))
-	// network.md §13.4 step 5.
+	// docs/naga-wire.md §13.4 step 5.
 	lambdas := lagrangeAtZeroN(xs)
 	var kinv secp256k1.ModNScalar
 	kinv.InverseValNonConst(&kk)
@@ -495,7 +495,7 @@ func ecdsaPolynomial(x secp256k1.ModNScalar, secret *[32]byte, t int) []secp256k
 }
 
 // lagrangeAtZeroN returns λᵢ = Π_{j≠i} idⱼ/(idⱼ − idᵢ) mod n for every i
-// (network.md §13.4 step 5). The ids must be distinct.
+// (docs/naga-wire.md §13.4 step 5). The ids must be distinct.
 func lagrangeAtZeroN(ids []secp256k1.ModNScalar) []secp256k1.ModNScalar {
 	out := make([]secp256k1.ModNScalar, len(ids))
 	for i := range ids {

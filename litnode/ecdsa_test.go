@@ -13,7 +13,7 @@ import (
 )
 
 // ecdsaCombineVector is one entry of network-vectors.json ecdsaCombine
-// (network.md §7.5 "Verified vectors").
+// (docs/naga-wire.md §7.5 "Verified vectors").
 type ecdsaCombineVector struct {
 	Name            string   `json:"name"`
 	DigestHex       string   `json:"digestHex"`
@@ -39,7 +39,7 @@ func loadECDSAVectors(t testing.TB) []ecdsaCombineVector {
 }
 
 // vectorShareJSON writes a vector share the way a current node sends it
-// (network.md §7.4): quoted UPPER hex scalars, quoted lowercase keys.
+// (docs/naga-wire.md §7.4): quoted UPPER hex scalars, quoted lowercase keys.
 func vectorShareJSON(vec ecdsaCombineVector, i int, wrapped bool) []byte {
 	pub := cryptoHexNoT(vec.PublicKey)
 	inner := map[string]string{
@@ -221,7 +221,7 @@ func TestParseECDSAShareForms(t *testing.T) {
 	bare := vectorShareJSON(vec, 0, false)
 	quoted, _ := json.Marshal(string(wrapped))
 	lower := []byte(strings.NewReplacer(vec.SignatureShares[0], strings.ToLower(vec.SignatureShares[0]), vec.BigR, strings.ToLower(vec.BigR)).Replace(string(wrapped)))
-	// Very old nodes quoted the digest in upper case (network.md §7.4).
+	// Very old nodes quoted the digest in upper case (docs/naga-wire.md §7.4).
 	oldDigest := []byte(strings.Replace(string(bare), `"digest":"`+vec.DigestHex+`"`, `"digest":"\"`+strings.ToUpper(vec.DigestHex)+`\""`, 1))
 	// A share with compressed_public_key only.
 	var m map[string]string
@@ -318,7 +318,7 @@ func TestFormatECDSAShareJSON(t *testing.T) {
 	vec := loadECDSAVectors(t)[0]
 	sh := vectorShares(t, vec)[0]
 	got := FormatECDSAShareJSON(sh)
-	// network.md §7.4, field by field and in order.
+	// docs/naga-wire.md §7.4, field by field and in order.
 	want := `{"EcdsaSignedMessageShare":{"digest":"` + vec.DigestHex + `","result":"success","share_id":"\"` +
 		strings.Repeat("0", 63) + `1\"","peer_id":"5d6549a9","signature_share":"\"` + vec.SignatureShares[0] +
 		`\"","big_r":"\"` + vec.BigR + `\"","compressed_public_key":"\"028f9710cb7eeea2cfa126d9103e471c776a2d1b5263d29176587d1a86b12dc039\"","public_key":"\"` +

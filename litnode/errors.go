@@ -46,7 +46,7 @@ var ErrSDKValidation = errors.New("sdk validation")
 // Error classes of the network client. Every error an operation returns
 // matches exactly one of them with errors.Is; Retryable says which ones a
 // refresh (chain + handshake + new keys + new session sigs) may cure
-// (network.md §11.4).
+// (docs/naga-wire.md §11.4).
 var (
 	// ErrNodeUnavailable: a transport error or timeout, HTTP 408, a 5xx, or
 	// an E2EE failure ("can't decrypt", unknown verification key).
@@ -70,16 +70,16 @@ var (
 )
 
 // ErrInvalidChainData: a contract view returned values that break the
-// SDK's checks or do not fit (network.md §2.2), for example minNodeCount 0.
+// SDK's checks or do not fit (docs/naga-wire.md §2.2), for example minNodeCount 0.
 var ErrInvalidChainData = errors.New("invalid chain data")
 
 // ErrDecrypt is wrapped by every E2EEDecrypt failure. Failures caused by an
 // envelope field that does not parse also wrap ErrMalformed. A node that
-// cannot decrypt answers "can't decrypt" (network.md §5.5).
+// cannot decrypt answers "can't decrypt" (docs/naga-wire.md §5.5).
 var ErrDecrypt = errors.New("e2ee: can't decrypt")
 
 // ErrMaxPriceTooLow: the cheapest threshold nodes cost more than the
-// caller's userMaxPrice budget (the SDK's MaxPriceTooLow, network.md §10.1).
+// caller's userMaxPrice budget (the SDK's MaxPriceTooLow, docs/naga-wire.md §10.1).
 var ErrMaxPriceTooLow = errors.New("max price too low")
 
 // ErrIPFSTooLarge: IPFSCIDv0 computes the CID of single-chunk files only.

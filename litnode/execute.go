@@ -18,7 +18,7 @@ import (
 // opExecuteJS names execute requests in errors, logs and observations.
 const opExecuteJS = "execute_js"
 
-// ExecuteJSRequest asks the network to run a Lit Action (network.md §8).
+// ExecuteJSRequest asks the network to run a Lit Action (docs/naga-wire.md §8).
 type ExecuteJSRequest struct {
 	// Code is the action's JavaScript source (UTF-8); it is sent base64.
 	// Give exactly one of Code and IPFSID.
@@ -26,7 +26,7 @@ type ExecuteJSRequest struct {
 	// IPFSID is the CID of an action the nodes fetch themselves.
 	IPFSID string
 	// JSParams are the action's parameters: the action reads them as
-	// jsParams.<key> (network.md §8.1: sent wrapped as {"jsParams": …}).
+	// jsParams.<key> (docs/naga-wire.md §8.1: sent wrapped as {"jsParams": …}).
 	JSParams map[string]any
 	// Auth mints the session signatures; the delegation must grant
 	// lit-action-execution on lit-litaction://<CID> or lit-litaction://*.
@@ -36,7 +36,7 @@ type ExecuteJSRequest struct {
 }
 
 // PaymentItem is one component of what the nodes charged for an action
-// (network.md §8.2 paymentDetail), summed over the nodes.
+// (docs/naga-wire.md §8.2 paymentDetail), summed over the nodes.
 type PaymentItem struct {
 	// Component is BaseAmount, RunTimeLength, MemoryUsage, CodeLength,
 	// ResponseLength, Signatures, …
@@ -46,7 +46,7 @@ type PaymentItem struct {
 	Price    *big.Int `json:"price"`
 }
 
-// ExecuteJSResult is the network's aggregated answer (network.md §8.3).
+// ExecuteJSResult is the network's aggregated answer (docs/naga-wire.md §8.3).
 type ExecuteJSResult struct {
 	// Response is what the action set with Lit.Actions.setResponse, parsed
 	// as JSON when it parses (numbers as json.Number), else the string.
@@ -141,7 +141,7 @@ func ActionLogs(err error) string {
 	return mostCommon(logs, func(s string) string { return s })
 }
 
-// executeBody is the plaintext of /web/execute/v2 (network.md §8.1). The
+// executeBody is the plaintext of /web/execute/v2 (docs/naga-wire.md §8.1). The
 // JS SDK sends no epoch in it (only the envelope carries one).
 type executeBody struct {
 	Code        string         `json:"code,omitempty"`
@@ -153,7 +153,7 @@ type executeBody struct {
 	AuthMethods []any          `json:"authMethods"`
 }
 
-// executeData is a node's JsonExecutionResponse (network.md §8.2).
+// executeData is a node's JsonExecutionResponse (docs/naga-wire.md §8.2).
 type executeData struct {
 	Success       bool                         `json:"success"`
 	SignedData    map[string]executeSignedData `json:"signedData"`
@@ -164,7 +164,7 @@ type executeData struct {
 }
 
 // executeSignedData is one signing inside the action: signatureShare is the
-// JSON text of a SignableOutput, publicKey the quoted key (network.md §8.2).
+// JSON text of a SignableOutput, publicKey the quoted key (docs/naga-wire.md §8.2).
 type executeSignedData struct {
 	SigType        string          `json:"sigType"`
 	SignatureShare json.RawMessage `json:"signatureShare"`
@@ -184,7 +184,7 @@ var validCID = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 
 // ExecuteJS runs a Lit Action on the threshold cheapest nodes for product
 // LIT_ACTION, with session signatures for lit-litaction://<CID> minted just
-// in time, and aggregates the answers as the SDK does (network.md §8.3):
+// in time, and aggregates the answers as the SDK does (docs/naga-wire.md §8.3):
 // the least common response (parsed as JSON when it parses), the most
 // common logs and claims, the per-sigName ECDSA signatures combined and
 // verified, and the payment summed per component.
@@ -192,7 +192,7 @@ var validCID = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 // An action may have side effects, so ExecuteJS does not retry a failure
 // after which any node may have run it, whatever its class: it refreshes
 // and retries only when every node of the attempt provably did not run the
-// action (network.md §11.4 "can't decrypt" after a key rotation, and
+// action (docs/naga-wire.md §11.4 "can't decrypt" after a key rotation, and
 // connections never made), or when the attempt failed before sending
 // anything. Action failures (NodeJsExecutionError, NodeJsTimeoutError,
 // NodeJsMemoryLimitError) are ErrActionFailed and carry the logs. Every
@@ -265,7 +265,7 @@ func executeSource(req ExecuteJSRequest) (string, executeBody, error) {
 		return "", b, fmt.Errorf("%w: give exactly one of code and ipfsId", ErrMalformed)
 	case len(req.Code) > 0:
 		// The node derives the inline code's CID itself and checks the
-		// session signature against it (network.md §8.1 authSig).
+		// session signature against it (docs/naga-wire.md §8.1 authSig).
 		cid, err := IPFSCIDv0(req.Code)
 		if err != nil {
 			return "", b, fmt.Errorf("%w: action code: %v", ErrMalformed, err)
@@ -295,7 +295,7 @@ func (c *Client) executeOnce(ctx context.Context, s *connState, requestID string
 		return ExecuteJSResult{}, false, err
 	}
 	set := nodeSet(targets)
-	wrapped := map[string]any{"jsParams": params} // network.md §8.1 jsParams
+	wrapped := map[string]any{"jsParams": params} // docs/naga-wire.md §8.1 jsParams
 	calls := make([]nodeCall, len(targets))
 	for i, t := range targets {
 		b := src
@@ -322,7 +322,7 @@ func (c *Client) executeOnce(ctx context.Context, s *connState, requestID string
 
 // actionErrorFromNode recognises an action that threw: the node answers
 // 400 with error = the exception and errorObject = the action's logs, not a
-// PublicError (network.md §8.2 last paragraph), so no error kind comes
+// PublicError (docs/naga-wire.md §8.2 last paragraph), so no error kind comes
 // with it. It becomes a NodeJsExecutionError (ErrActionFailed) carrying
 // the logs.
 func actionErrorFromNode(err error) error {
@@ -337,7 +337,7 @@ func actionErrorFromNode(err error) error {
 }
 
 // sessionRejectCode reports the codes of session-signature checks, which a
-// node makes before it runs anything (auth.md §6 steps 1–6).
+// node makes before it runs anything (docs/naga-auth.md §6 steps 1–6).
 func sessionRejectCode(code string) bool {
 	return strings.HasPrefix(code, "NodeInvalidAuthSig") || strings.HasPrefix(code, "NodeAuthSig") ||
 		strings.HasPrefix(code, "NodeSIWE") || code == "NodeExpWrongOrTooLarge" || code == "NodeIatOutsideGracePeriod" ||
@@ -345,7 +345,7 @@ func sessionRejectCode(code string) bool {
 }
 
 // provablyNotRun reports whether a node's failure proves that node did not
-// run the action: it could not decrypt the request (network.md §5.5,
+// run the action: it could not decrypt the request (docs/naga-wire.md §5.5,
 // §13.4 step 2), the connection to it was never made, or it rejected the
 // session signature.
 func provablyNotRun(err error) bool {
@@ -372,7 +372,7 @@ func isDialError(err error) bool {
 }
 
 // aggregateExecute checks every node answered and aggregates the answers
-// (network.md §8.3).
+// (docs/naga-wire.md §8.3).
 func (c *Client) aggregateExecute(replies []nodeReply, threshold int) (ExecuteJSResult, error) {
 	var errs []error
 	datas := make([]executeData, 0, len(replies))
@@ -445,7 +445,7 @@ func (c *Client) aggregateExecute(replies []nodeReply, threshold int) (ExecuteJS
 }
 
 // responseString is a node's response: a JSON string as the node sends it
-// (network.md §8.2), or, defensively, the JSON text of anything else.
+// (docs/naga-wire.md §8.2), or, defensively, the JSON text of anything else.
 func responseString(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
@@ -460,7 +460,7 @@ func responseString(raw json.RawMessage) string {
 
 // leastCommon returns the value that occurs least often; of equally rare
 // values, the first in node order. This is the SDK's default response
-// strategy (network.md §8.3 step 2: a stable sort by frequency, first
+// strategy (docs/naga-wire.md §8.3 step 2: a stable sort by frequency, first
 // element).
 func leastCommon(values []string) string {
 	counts := map[string]int{}
@@ -477,7 +477,7 @@ func leastCommon(values []string) string {
 }
 
 // parseJSONOrString is JSON.parse with the string kept when it does not
-// parse (network.md §8.3 step 2). Numbers stay exact (json.Number).
+// parse (docs/naga-wire.md §8.3 step 2). Numbers stay exact (json.Number).
 func parseJSONOrString(s string) any {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
@@ -512,7 +512,7 @@ func canonicalJSON(raw json.RawMessage) string {
 }
 
 // combineActionSignatures groups the signedData entries by sigName across
-// the nodes and combines each group (network.md §8.3 step 4, §7.5). Every
+// the nodes and combines each group (docs/naga-wire.md §8.3 step 4, §7.5). Every
 // node of the set must have signed: the shares are Lagrange-weighted for
 // the whole node set.
 func (c *Client) combineActionSignatures(datas []executeData, nodes []string) (map[string]ECDSASignature, error) {
@@ -557,7 +557,7 @@ func (c *Client) combineActionSignatures(datas []executeData, nodes []string) (m
 }
 
 // checkSharePublicKey compares signedData.publicKey (a quoted hex key,
-// network.md §8.2) with the share's key, when it is present and readable.
+// docs/naga-wire.md §8.2) with the share's key, when it is present and readable.
 func checkSharePublicKey(raw json.RawMessage, shareKey []byte) error {
 	var s string
 	if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &s) != nil {
@@ -584,7 +584,7 @@ func checkSharePublicKey(raw json.RawMessage, shareKey []byte) error {
 }
 
 // sumPayments sums paymentDetail per component over the nodes, components
-// in first-seen order (network.md §8.3 step 7).
+// in first-seen order (docs/naga-wire.md §8.3 step 7).
 func sumPayments(datas []executeData) []PaymentItem {
 	var out []PaymentItem
 	index := map[string]int{}

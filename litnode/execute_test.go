@@ -107,7 +107,7 @@ func TestExecuteJSSignsAndResponds(t *testing.T) {
 	if res.CID != cid || res.RequestID == "" {
 		t.Errorf("CID, RequestID = %q, %q; want %q and an id", res.CID, res.RequestID, cid)
 	}
-	// network.md §8.3 step 2: the response string, parsed as JSON, numbers
+	// docs/naga-wire.md §8.3 step 2: the response string, parsed as JSON, numbers
 	// exact.
 	m, ok := res.Response.(map[string]any)
 	if !ok || m["ok"] != true || m["n"] != json.Number("42") {
@@ -127,7 +127,7 @@ func TestExecuteJSSignsAndResponds(t *testing.T) {
 	if string(sig.PublicKey) != string(p.PublicKey[:]) {
 		t.Error("signature's public key is not the PKP's")
 	}
-	// network.md §8.3 step 7: BaseAmount summed over the 3 nodes.
+	// docs/naga-wire.md §8.3 step 7: BaseAmount summed over the 3 nodes.
 	var base bool
 	for _, it := range res.PaymentDetail {
 		if it.Component == "BaseAmount" {
@@ -140,7 +140,7 @@ func TestExecuteJSSignsAndResponds(t *testing.T) {
 	if runs := n.ActionRuns(cid); runs != 1 {
 		t.Errorf("ActionRuns = %d, want 1", runs)
 	}
-	// network.md §8.1: code in base64, jsParams wrapped, the PKP session's
+	// docs/naga-wire.md §8.1: code in base64, jsParams wrapped, the PKP session's
 	// resource is the CID.
 	for _, nd := range n.Nodes() {
 		for _, r := range nd.Requests() {
@@ -340,7 +340,7 @@ func TestExecuteJSNoRetryOnceRun(t *testing.T) {
 }
 
 // When no node could decrypt, none ran the action: ExecuteJS refreshes
-// and retries (network.md §11.4 "can't decrypt").
+// and retries (docs/naga-wire.md §11.4 "can't decrypt").
 func TestExecuteJSRetriesWhenNoNodeRan(t *testing.T) {
 	n := startActionDevnet(t, 3, "")
 	var failed atomic.Int32

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// handshakeData is the handshake's data object (network.md §4.2).
+// handshakeData is the handshake's data object (docs/naga-wire.md §4.2).
 type handshakeData struct {
 	ServerPublicKey     string          `json:"serverPublicKey"`
 	SubnetPublicKey     string          `json:"subnetPublicKey"`
@@ -31,7 +31,7 @@ type handshakeData struct {
 }
 
 // connect discovers the nodes and handshakes them all in parallel
-// (network.md §1 steps 1–2, §4.3).
+// (docs/naga-wire.md §1 steps 1–2, §4.3).
 func (c *Client) connect(ctx context.Context) (*connState, error) {
 	urls := c.Network.StaticNodes
 	minNodeCount := 0
@@ -127,7 +127,7 @@ func (c *Client) connect(ctx context.Context) (*connState, error) {
 	return s, nil
 }
 
-// handshake runs one node's handshake (network.md §4.1–4.2).
+// handshake runs one node's handshake (docs/naga-wire.md §4.1–4.2).
 func (c *Client) handshake(ctx context.Context, url string) (handshakeData, error) {
 	ctx, cancel := context.WithTimeout(ctx, durationOr(c.HandshakeTimeout, 10*time.Second))
 	defer cancel()
@@ -174,7 +174,7 @@ func (c *Client) handshake(ctx context.Context, url string) (handshakeData, erro
 	return hs, nil
 }
 
-// setHeaders sets the headers the SDK sends on every request (network.md §3).
+// setHeaders sets the headers the SDK sends on every request (docs/naga-wire.md §3).
 func (c *Client) setHeaders(req *http.Request, requestID string) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")

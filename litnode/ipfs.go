@@ -12,7 +12,7 @@ const IPFSChunkSize = 256 << 10
 // IPFSCIDv0 returns the CIDv0 ("Qm…") that `ipfs add --only-hash` gives for
 // data with its defaults (CIDv0, UnixFS file, 256 KiB fixed-size chunker,
 // balanced layout, no raw leaves). It is how a Lit node names a Lit Action
-// whose code is sent inline (network.md §8.1 `authSig`, auth.md §6 "Which
+// whose code is sent inline (docs/naga-wire.md §8.1 `authSig`, docs/naga-auth.md §6 "Which
 // resource is requested"), and what the SDK's getIpfsId computes.
 //
 // A file of at most IPFSChunkSize bytes is one dag-pb node without links

@@ -14,7 +14,7 @@ import (
 // (which is also RFC 8785 (JCS) string serialization):
 // only '"', '\\' and control characters below U+0020 are escaped (\b \f \n
 // \r \t by name, the rest as \u00xx); '<', '>', '&', non-ASCII, U+2028 and
-// U+2029 are written as they are (auth.md §5.1 step 4). Invalid UTF-8 is
+// U+2029 are written as they are (docs/naga-auth.md §5.1 step 4). Invalid UTF-8 is
 // written as U+FFFD, as a JS string from a UTF-8 decoder would hold it.
 func appendJSString(b []byte, s string) []byte {
 	b = append(b, '"')

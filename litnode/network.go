@@ -7,12 +7,12 @@ import (
 )
 
 // Product is a PriceFeed product id as the v8 SDK numbers them
-// (network.md §10.1). It is the column index of the prices that
+// (docs/naga-wire.md §10.1). It is the column index of the prices that
 // PriceFeed.getNodesForRequest returns.
 type Product int
 
-// Product ids (network.md §10.1, the SDK's pricing-manager constants). The
-// node and the Solidity enum order the columns differently (network.md §14,
+// Product ids (docs/naga-wire.md §10.1, the SDK's pricing-manager constants). The
+// node and the Solidity enum order the columns differently (docs/naga-wire.md §14,
 // open question 1); these are the ids the SDK sends and reads.
 const (
 	ProductDecryption     Product = 0 // DECRYPTION: encryption sign
@@ -22,7 +22,7 @@ const (
 )
 
 // AllProducts returns the four product ids in order, the list the SDK passes
-// to getNodesForRequest (network.md §2.3).
+// to getNodesForRequest (docs/naga-wire.md §2.3).
 func AllProducts() []Product {
 	return []Product{ProductDecryption, ProductSign, ProductLitAction, ProductSignSessionKey}
 }
@@ -42,7 +42,7 @@ func (p Product) String() string {
 	return fmt.Sprintf("Product(%d)", int(p))
 }
 
-// Names of the preset networks (network.md §2.1).
+// Names of the preset networks (docs/naga-wire.md §2.1).
 const (
 	NetworkNagaDev  = "naga-dev"
 	NetworkNagaTest = "naga-test"
@@ -67,30 +67,30 @@ type NetworkConfig struct {
 	// PriceFeedAddress is the PriceFeed contract (node prices).
 	PriceFeedAddress common.Address
 	// RealmID is the staking realm. 0 means 1, the only realm the SDK uses
-	// (network.md §2.2).
+	// (docs/naga-wire.md §2.2).
 	RealmID int64
 	// HTTPProtocol is prepended to "ip:port" to form node URLs: "https://"
-	// on real networks, "http://" on a local one (network.md §2.2). Empty
+	// on real networks, "http://" on a local one (docs/naga-wire.md §2.2). Empty
 	// means "https://".
 	HTTPProtocol string
 	// RequireAttestation says whether the SDK requires SEV-SNP attestation
-	// in the handshake (network.md §2.1, §4.4).
+	// in the handshake (docs/naga-wire.md §2.1, §4.4).
 	RequireAttestation bool
 	// MinimumThreshold is the SDK's floor on the signing threshold, 3 on
-	// every Naga network (network.md §2.1, §4.3).
+	// every Naga network (docs/naga-wire.md §2.1, §4.3).
 	MinimumThreshold int
 	// SDKVersionHeader is the X-Lit-SDK-Version value, "<sdkVersion>-<network>"
-	// (network.md §3).
+	// (docs/naga-wire.md §3).
 	SDKVersionHeader string
 	// StaticNodes, when non-empty, replaces on-chain discovery: these node
 	// URLs are used as they are. ChainReader itself ignores the field.
 	StaticNodes []string
 }
 
-// sdkVersion is the v8 SDK version the SDK reports (network.md §0, §3).
+// sdkVersion is the v8 SDK version the SDK reports (docs/naga-wire.md §0, §3).
 const sdkVersion = "8.0.0"
 
-// Chain RPC endpoints (network.md §2.1), without the trailing slash the SDK
+// Chain RPC endpoints (docs/naga-wire.md §2.1), without the trailing slash the SDK
 // env files carry: @lit-protocol/contracts writes config.rpcUrl without one.
 const (
 	yellowstoneRPCURL = "https://yellowstone-rpc.litprotocol.com"
@@ -98,7 +98,7 @@ const (
 )
 
 // Preset returns the configuration of a public Naga network: "naga-dev",
-// "naga-test" or "naga" (network.md §2.1, addresses from
+// "naga-test" or "naga" (docs/naga-wire.md §2.1, addresses from
 // @lit-protocol/contracts 0.9.1). Addresses change when a network is
 // redeployed, so callers should let configuration override them.
 func Preset(name string) (NetworkConfig, error) {

@@ -16,7 +16,7 @@ func Retryable(err error) bool {
 	return errors.Is(err, ErrNodeUnavailable) || errors.Is(err, ErrNoValidShares) || errors.Is(err, ErrNotEnoughNodes)
 }
 
-// PublicError is the node's error body (network.md §11.1), sent plain or as
+// PublicError is the node's error body (docs/naga-wire.md §11.1), sent plain or as
 // a JSON string inside GenericResponse.errorObject.
 type PublicError struct {
 	ErrorKind     string   `json:"errorKind,omitempty"`
@@ -28,7 +28,7 @@ type PublicError struct {
 	Logs          string   `json:"logs,omitempty"`
 }
 
-// GenericResponse is the node's response wrapper (network.md §5.3).
+// GenericResponse is the node's response wrapper (docs/naga-wire.md §5.3).
 type GenericResponse struct {
 	OK          bool            `json:"ok"`
 	Error       *string         `json:"error"`
@@ -92,7 +92,7 @@ func (e *NodeError) Class() error {
 	return classify(e.Status, e.Code, e.Message)
 }
 
-// classify maps what a node said to an error class (network.md §11.2, §11.4).
+// classify maps what a node said to an error class (docs/naga-wire.md §11.2, §11.4).
 func classify(status int, code, message string) error {
 	switch {
 	case code == "PaymentFailed" || status == 402:

@@ -48,7 +48,7 @@ func (k PKPPublicKey) Address() common.Address {
 }
 
 // TokenID returns the PKP's token id as Lit nodes write it: lowercase hex of
-// keccak256 of the 65-byte key, without 0x (auth.md §3.1).
+// keccak256 of the 65-byte key, without 0x (docs/naga-auth.md §3.1).
 func (k PKPPublicKey) TokenID() string { return hex.EncodeToString(crypto.Keccak256(k[:])) }
 
 // ResourceKey returns the ReCap resource key "lit-pkp://<token id>".

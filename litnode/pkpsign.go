@@ -15,7 +15,7 @@ import (
 )
 
 // SigningChain says how PKPSign turns a message into the 32-byte digest the
-// nodes sign (network.md §7.2).
+// nodes sign (docs/naga-wire.md §7.2).
 type SigningChain string
 
 // Signing chains.
@@ -49,7 +49,7 @@ func Digest(chain SigningChain, msg []byte) ([32]byte, error) {
 type SessionAuth struct {
 	Key *SessionKey
 	// Delegation is the PKP delegation AuthSig; it goes last among the
-	// capabilities (auth.md §5.1 step 1).
+	// capabilities (docs/naga-auth.md §5.1 step 1).
 	Delegation AuthSig
 	// Expiration is the delegation's expiry: session signatures never
 	// outlive it.
@@ -105,7 +105,7 @@ func nodeSet(targets []Target) []nodeSetEntry {
 	return out
 }
 
-// pkpSignBody is the plaintext of /web/pkp/sign/v2 (network.md §7.1).
+// pkpSignBody is the plaintext of /web/pkp/sign/v2 (docs/naga-wire.md §7.1).
 type pkpSignBody struct {
 	ToSign        []int          `json:"toSign"`
 	SigningScheme string         `json:"signingScheme"`
@@ -125,7 +125,7 @@ type pkpSignData struct {
 // PKPSign signs the message's digest with the PKP: it picks the threshold
 // cheapest nodes, mints a fresh session signature per node, sends the
 // encrypted requests, and combines and verifies the ECDSA shares
-// (network.md §7). Failures that a refresh may cure are retried on a
+// (docs/naga-wire.md §7). Failures that a refresh may cure are retried on a
 // refreshed connection.
 func (c *Client) PKPSign(ctx context.Context, req PKPSignRequest) (ECDSASignature, error) {
 	digest, err := Digest(req.Chain, req.Message)

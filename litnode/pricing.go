@@ -24,7 +24,7 @@ type Target struct {
 
 // SelectCheapest picks the threshold cheapest nodes (stable on ties, as JS
 // sort is) and gives each the cap price + ⌊(userMaxPrice − Σprices)/threshold⌋
-// (auth.md §5.3, network.md §10.1). A nil userMaxPrice means unlimited.
+// (docs/naga-auth.md §5.3, docs/naga-wire.md §10.1). A nil userMaxPrice means unlimited.
 func SelectCheapest(quotes []NodeQuote, threshold int, userMaxPrice *big.Int) ([]Target, error) {
 	if threshold <= 0 {
 		return nil, fmt.Errorf("select nodes: threshold %d", threshold)

@@ -14,11 +14,11 @@ import (
 	"unicode/utf8"
 )
 
-// recapURNPrefix starts every ReCap resource (auth.md §3.2).
+// recapURNPrefix starts every ReCap resource (docs/naga-auth.md §3.2).
 const recapURNPrefix = "urn:recap:"
 
 // recapStatementPrefix is the fixed first sentence of a ReCap statement
-// (auth.md §3.2).
+// (docs/naga-auth.md §3.2).
 const recapStatementPrefix = "I further authorize the stated URI to perform the following actions on my behalf:"
 
 // recapMaxDepth bounds JSON nesting in a decoded ReCap. The node's serde_json
@@ -26,7 +26,7 @@ const recapStatementPrefix = "I further authorize the stated URI to perform the 
 const recapMaxDepth = 128
 
 // Recap is a ReCap capability object (EIP-5573 as implemented by
-// siwe-recap, auth.md §3.2).
+// siwe-recap, docs/naga-auth.md §3.2).
 //
 // Att maps a resource URI to a map from "Namespace/Name" to its list of
 // nota-bene objects. Nota-bene values are JSON values: nil, bool, string,
@@ -162,7 +162,7 @@ func decodeRecapJSON(raw []byte) (*Recap, error) {
 
 // readSortedJSON reads one JSON value from dec's token stream. Objects must
 // list their keys in strictly increasing UTF-16 order, as they appear in the
-// text; this is the JS decoder's isSorted check (auth.md §3.2), and it also
+// text; this is the JS decoder's isSorted check (docs/naga-auth.md §3.2), and it also
 // rules out duplicate keys.
 func readSortedJSON(dec *json.Decoder, depth int) (any, error) {
 	if depth >= recapMaxDepth {
@@ -223,7 +223,7 @@ func readSortedJSON(dec *json.Decoder, depth int) (any, error) {
 }
 
 // validRecapName reports whether s matches [a-zA-Z0-9.*_+-]+, the syntax of
-// an ability namespace and name (auth.md §3.2).
+// an ability namespace and name (docs/naga-auth.md §3.2).
 func validRecapName(s string) bool {
 	if s == "" {
 		return false
@@ -242,7 +242,7 @@ func validRecapName(s string) bool {
 // JCS canonical JSON (RFC 8785: keys sorted by UTF-16 code units, no
 // whitespace, strings escaped as JSON.stringify does, numbers in ECMAScript
 // form), as both the JS canonicalize and Rust serde_jcs encoders write it
-// (auth.md §3.2). A nil Att encodes as {} and a nil Prf as [].
+// (docs/naga-auth.md §3.2). A nil Att encodes as {} and a nil Prf as [].
 func (r *Recap) EncodeURN() string {
 	return recapURNPrefix + base64.RawURLEncoding.EncodeToString(r.canonicalJSON())
 }
@@ -283,7 +283,7 @@ func (r *Recap) canonicalJSON() []byte {
 }
 
 // Statement returns the human-readable text that a ReCap adds to a SIWE
-// statement (auth.md §3.2): the fixed sentence, then for each resource in
+// statement (docs/naga-auth.md §3.2): the fixed sentence, then for each resource in
 // sorted order and each of its namespaces in sorted order the section
 // " (n) '<Namespace>': '<name1>', '<name2>' for '<resource>'.", with names
 // sorted and n counting from 1 across all sections.
@@ -334,7 +334,7 @@ func (r *Recap) AddAbility(resource, namespace, name string, notaBene map[string
 }
 
 // Merge adds other's capabilities to r as the node's siwe-recap merge does
-// (auth.md §3.4 step 8): resources and abilities are united, the nota-bene
+// (docs/naga-auth.md §3.4 step 8): resources and abilities are united, the nota-bene
 // lists of an ability present in both are concatenated (r's first), and
 // proofs are appended unless already present.
 func (r *Recap) Merge(other *Recap) {
@@ -346,7 +346,7 @@ func (r *Recap) Merge(other *Recap) {
 // mergeJS adds other to r as the JS siwe-recap Recap.merge does, which the
 // SDK's add_to_siwe_message uses: an ability whose current nota-bene list is
 // empty or holds only empty objects takes other's list instead of growing.
-// So adding the same request twice still yields one {} (auth.md §3.2).
+// So adding the same request twice still yields one {} (docs/naga-auth.md §3.2).
 func (r *Recap) mergeJS(other *Recap) {
 	r.merge(other, func(cur, nbs []map[string]any) []map[string]any {
 		if allEmptyNotaBene(cur) {
@@ -392,7 +392,7 @@ func allEmptyNotaBene(nbs []map[string]any) bool {
 }
 
 // Grants reports whether the ReCap grants ability ("Namespace/Name") on
-// resource ("<prefix>://<id>") as a node decides it (auth.md §6 step 6c): the
+// resource ("<prefix>://<id>") as a node decides it (docs/naga-auth.md §6 step 6c): the
 // key "<prefix>://*" is looked up first and, only if it is absent, the exact
 // resource key; under the key found, "*/*" or the exact ability must be
 // present. So a wildcard key without the ability hides an exact key that has
@@ -418,7 +418,7 @@ func (r *Recap) Grants(resource, ability string) bool {
 }
 
 // AddRecapToSIWE adds r to m as the JS siwe-recap add_to_siwe_message does
-// (auth.md §3.2). If the last resource of m is a ReCap whose statement ends
+// (docs/naga-auth.md §3.2). If the last resource of m is a ReCap whose statement ends
 // m's statement, r is merged into it (JS merge semantics), the trailing ReCap
 // statement is replaced by the merged one and the last resource by the merged
 // URN. Otherwise r's statement is appended to m's statement after a space (or
@@ -446,7 +446,7 @@ func AddRecapToSIWE(m *SIWEMessage, r *Recap) {
 }
 
 // VerifyRecapStatements decodes every ReCap resource of m and checks that
-// m's statement ends with each one's Statement, as a node does (auth.md §6
+// m's statement ends with each one's Statement, as a node does (docs/naga-auth.md §6
 // step 6c). It is stricter than the node in two ways: a ReCap resource that
 // does not decode is an error (ErrMalformed) where the node skips it, and a
 // message without a statement fails (ErrStatementMismatch) where the node

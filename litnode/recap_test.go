@@ -79,7 +79,7 @@ func TestDecodeRecapURNClientVector(t *testing.T) {
 
 // The node merges an Auth/Auth capability on lit-resolvedauthcontext://*
 // into the client's recap and rebuilds the SIWE message with the statement
-// doubled (auth.md §3.4 steps 8-9). The rebuild must equal the vector's bytes.
+// doubled (docs/naga-auth.md §3.4 steps 8-9). The rebuild must equal the vector's bytes.
 func TestRecapNodeMergeVector(t *testing.T) {
 	v := authVectors(t)
 	client, err := ParseSIWE(vstr(t, v, "signSessionKeyRequest", "clientSiweMessage"))

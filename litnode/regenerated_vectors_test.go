@@ -254,7 +254,7 @@ func TestRegeneratedVectors(t *testing.T) {
 			t.Errorf("Expiration = %s, SDK %s", FormatJSTime(d.Expiration), want.Expiration)
 		}
 		if v.AuthContextFromPreGenerated.ErrorWhenNoResolvedAuthContext == "" {
-			t.Error("the SDK now derives authData without lit-resolvedauthcontext: check auth.md §4.2")
+			t.Error("the SDK now derives authData without lit-resolvedauthcontext: check docs/naga-auth.md §4.2")
 		}
 	})
 

@@ -8,10 +8,10 @@ import (
 )
 
 // Ability is a Lit resource ability, as written in shorthand resources and in
-// a session sig's resourceAbilityRequests (auth.md §3.1).
+// a session sig's resourceAbilityRequests (docs/naga-auth.md §3.1).
 type Ability string
 
-// The Lit abilities a client may request (auth.md §3.1).
+// The Lit abilities a client may request (docs/naga-auth.md §3.1).
 const (
 	AbilityPKPSigning         Ability = "pkp-signing"
 	AbilityLitActionExecution Ability = "lit-action-execution"
@@ -20,7 +20,7 @@ const (
 	AbilityPaymentDelegation  Ability = "lit-payment-delegation"
 )
 
-// Lit resource prefixes (auth.md §3.1).
+// Lit resource prefixes (docs/naga-auth.md §3.1).
 const (
 	litPrefixPKP                 = "lit-pkp"
 	litPrefixLitAction           = "lit-litaction"
@@ -48,7 +48,7 @@ func (a Ability) ResourcePrefix() string {
 }
 
 // RecapAbility returns the ReCap namespace and name that grant the ability
-// (auth.md §3.1, §6 step 6c); "", "" for an unknown ability.
+// (docs/naga-auth.md §3.1, §6 step 6c); "", "" for an unknown ability.
 func (a Ability) RecapAbility() (namespace, name string) {
 	switch a {
 	case AbilityPKPSigning, AbilityACCSigning:
@@ -66,7 +66,7 @@ func (a Ability) RecapAbility() (namespace, name string) {
 
 // LitResource is a Lit resource: a prefix and an id ("*" for all). The field
 // order is the SDK's, which JSON.stringify keeps in a session sig's
-// signedMessage (auth.md §5.1).
+// signedMessage (docs/naga-auth.md §5.1).
 type LitResource struct {
 	ResourcePrefix string `json:"resourcePrefix"`
 	Resource       string `json:"resource"`
@@ -76,7 +76,7 @@ type LitResource struct {
 func (r LitResource) Key() string { return r.ResourcePrefix + "://" + r.Resource }
 
 // ResourceAbilityRequest is one entry of a session sig's
-// resourceAbilityRequests (auth.md §5.1).
+// resourceAbilityRequests (docs/naga-auth.md §5.1).
 type ResourceAbilityRequest struct {
 	Resource LitResource    `json:"resource"`
 	Ability  Ability        `json:"ability"`
@@ -86,7 +86,7 @@ type ResourceAbilityRequest struct {
 // ParseResourceShorthand parses a comma-separated list of "ability[:id]"
 // entries, e.g. "pkp-signing:*,lit-action-execution:QmCID", into requests in
 // the same order, as the SDK's transformShorthandResources maps its tuples
-// (auth.md §3.1). A missing id means "*"; PKP ids go through
+// (docs/naga-auth.md §3.1). A missing id means "*"; PKP ids go through
 // FormatPKPResource. Unknown abilities, the node-only
 // lit-resolvedauthcontext and empty entries are rejected with ErrMalformed.
 func ParseResourceShorthand(s string) ([]ResourceAbilityRequest, error) {
@@ -114,7 +114,7 @@ func ParseResourceShorthand(s string) ([]ResourceAbilityRequest, error) {
 				ErrMalformed, name, AbilityPKPSigning, AbilityLitActionExecution, AbilityACCDecryption, AbilityACCSigning, AbilityPaymentDelegation)
 		}
 		// A node rejects a sign_session_key request whose statement names
-		// lit-resolvedauthcontext (auth.md §3.4 step 2).
+		// lit-resolvedauthcontext (docs/naga-auth.md §3.4 step 2).
 		if strings.Contains(id, litPrefixResolvedAuthContext) {
 			return nil, fmt.Errorf("%w: resource id %q names the node-only %s", ErrMalformed, id, litPrefixResolvedAuthContext)
 		}
@@ -130,7 +130,7 @@ func ParseResourceShorthand(s string) ([]ResourceAbilityRequest, error) {
 }
 
 // FormatPKPResource normalises a PKP resource id as the SDK's
-// formatPKPResource does (auth.md §3.1): a "0x" prefix is stripped, "*" is
+// formatPKPResource does (docs/naga-auth.md §3.1): a "0x" prefix is stripped, "*" is
 // kept, and a pure-hex id is left-padded with '0' to 64 digits. Unlike the
 // SDK it also lowercases hex ids, since a node compares them with its
 // lowercase token ids as strings. Ids that are not hex are returned as they
@@ -166,7 +166,7 @@ func isHexString(s string) bool {
 }
 
 // RecapFromRequests builds the ReCap the SDK builds for a list of requests
-// (auth.md §3.2): each request adds its ability on its resource key with one
+// (docs/naga-auth.md §3.2): each request adds its ability on its resource key with one
 // nota-bene, the request's Data or {}. Requests are merged in turn as the
 // SDK's add_to_siwe_message merges them, so a request repeated without data
 // still yields a single {}. Requests with an unknown ability are skipped.
@@ -185,7 +185,7 @@ func RecapFromRequests(reqs []ResourceAbilityRequest) *Recap {
 }
 
 // RequestsFromRecap maps a ReCap back to resource-ability requests as the
-// SDK's createPkpAuthContextFromPreGenerated does (auth.md §4.2 step 1):
+// SDK's createPkpAuthContextFromPreGenerated does (docs/naga-auth.md §4.2 step 1):
 // resource keys in sorted order; lit-resolvedauthcontext and unknown
 // prefixes skipped; PKP ids normalised with FormatPKPResource;
 // Threshold/Decryption → ACC decryption, Threshold/Execution → Lit Action
@@ -230,7 +230,7 @@ func RequestsFromRecap(r *Recap) []ResourceAbilityRequest {
 	return out
 }
 
-// abilityFromRecap is the SDK's getLitAbilityFromRecap (auth.md §4.2 step 1).
+// abilityFromRecap is the SDK's getLitAbilityFromRecap (docs/naga-auth.md §4.2 step 1).
 func abilityFromRecap(namespace, name, prefix string) Ability {
 	switch {
 	case namespace == "Threshold" && name == "Decryption":

@@ -13,7 +13,7 @@ import (
 type attemptFunc func(ctx context.Context, s *connState, requestID string) error
 
 // retryReason is why an attempt may be retried, with its budget and
-// backoff unit (network.md §11.4, the JS SDK's executeWithHandshake).
+// backoff unit (docs/naga-wire.md §11.4, the JS SDK's executeWithHandshake).
 type retryReason struct {
 	name    string
 	budget  int
@@ -45,7 +45,7 @@ func classifyRetry(err error) (retryReason, bool) {
 // its reason's budget is spent (MaxAttempts, when set, caps the total).
 // Before each retry it refreshes the connection (chain, handshake, identity
 // keys), so the next attempt gets new JIT keys, new session signatures and,
-// after a node failure, another node set (network.md §11.4). Too few healthy
+// after a node failure, another node set (docs/naga-wire.md §11.4). Too few healthy
 // nodes fails at once.
 func (c *Client) withRetry(ctx context.Context, op string, attempt attemptFunc) error {
 	used := map[string]int{}

@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// SessionKeyURIPrefix is the SIWE URI prefix of a session key (auth.md §1).
+// SessionKeyURIPrefix is the SIWE URI prefix of a session key (docs/naga-auth.md §1).
 const SessionKeyURIPrefix = "lit:session:"
 
 // SessionPublicKey is a session key's ed25519 public key.
@@ -32,7 +32,7 @@ func ParseSessionPublicKey(s string) (SessionPublicKey, error) {
 }
 
 // Hex returns 64 lowercase hex digits without 0x, the form Lit uses
-// everywhere (auth.md §1 "Case matters").
+// everywhere (docs/naga-auth.md §1 "Case matters").
 func (p SessionPublicKey) Hex() string { return hex.EncodeToString(p[:]) }
 
 // String returns Hex.
@@ -94,7 +94,7 @@ func SessionKeyFromSeed(seed []byte) (*SessionKey, error) {
 // ParseSessionKeyPair parses the hand-off form {publicKey, secretKey}: both
 // lowercase hex without 0x. The secret is the 32-byte seed (v8); the v7-era
 // 64-byte seed‖public form is accepted by taking its seed, after checking
-// its public half (auth.md §1). The public key must match the secret
+// its public half (docs/naga-auth.md §1). The public key must match the secret
 // (ErrKeyMismatch).
 func ParseSessionKeyPair(publicHex, secretHex string) (*SessionKey, error) {
 	pub, err := ParseSessionPublicKey(publicHex)

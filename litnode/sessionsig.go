@@ -14,11 +14,11 @@ import (
 const jsTimeLayout = "2006-01-02T15:04:05.000Z"
 
 // FormatJSTime formats t as JavaScript's toISOString does (UTC, ms, Z), the
-// only form the SDK's schemas accept for expirations (auth.md §3.3).
+// only form the SDK's schemas accept for expirations (docs/naga-auth.md §3.3).
 func FormatJSTime(t time.Time) string { return t.UTC().Format(jsTimeLayout) }
 
 // SessionSigs maps each target node URL to the session signature for that
-// node (auth.md §5.1 step 6).
+// node (docs/naga-auth.md §5.1 step 6).
 type SessionSigs map[string]AuthSig
 
 // SessionSigRequest is what MintSessionSigs needs.
@@ -26,7 +26,7 @@ type SessionSigRequest struct {
 	Key       *SessionKey
 	Resources []ResourceAbilityRequest
 	// Capabilities go into the signed message in order; the PKP delegation
-	// must be last (auth.md §5.1 step 1).
+	// must be last (docs/naga-auth.md §5.1 step 1).
 	Capabilities []AuthSig
 	IssuedAt     time.Time
 	Expiration   time.Time
@@ -34,7 +34,7 @@ type SessionSigRequest struct {
 }
 
 // MintSessionSigs signs one session signature per target: the JSON payload
-// of auth.md §5.1 in the SDK's key order and JavaScript escaping, with the
+// of docs/naga-auth.md §5.1 in the SDK's key order and JavaScript escaping, with the
 // node's URL as nodeAddress and its cap as 0x-hex maxPrice, signed with
 // ed25519 over the UTF-8 bytes. The map is keyed by the same URL strings.
 func MintSessionSigs(req SessionSigRequest) (SessionSigs, error) {
@@ -109,7 +109,7 @@ func MintSessionSigs(req SessionSigRequest) (SessionSigs, error) {
 }
 
 // SessionSigMessage is the parsed signedMessage of a session signature, as a
-// node reads it (auth.md §6 step 2).
+// node reads it (docs/naga-auth.md §6 step 2).
 type SessionSigMessage struct {
 	SessionKey              string                   `json:"sessionKey"`
 	ResourceAbilityRequests []ResourceAbilityRequest `json:"resourceAbilityRequests"`
@@ -121,7 +121,7 @@ type SessionSigMessage struct {
 }
 
 // ParseSessionSigMessage parses a session signature's signedMessage with all
-// seven fields required; maxPrice may be 0x-hex or decimal (auth.md §6 step 2).
+// seven fields required; maxPrice may be 0x-hex or decimal (docs/naga-auth.md §6 step 2).
 func ParseSessionSigMessage(signedMessage string) (SessionSigMessage, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(signedMessage), &raw); err != nil {

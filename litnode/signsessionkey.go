@@ -15,7 +15,7 @@ import (
 
 // SignSessionKeyRequest asks the network for a PKP delegation to a session
 // key, authenticated by an EOA that owns (or is permitted on) the PKP: the
-// EthWallet auth method (auth.md §3, network.md §9).
+// EthWallet auth method (docs/naga-auth.md §3, docs/naga-wire.md §9).
 type SignSessionKeyRequest struct {
 	PKP        PKPPublicKey
 	SessionKey SessionPublicKey
@@ -33,7 +33,7 @@ type SignSessionKeyRequest struct {
 }
 
 // signSessionKeyBody is the plaintext of /web/sign_session_key/v2
-// (network.md §9.1). authSig is never sent.
+// (docs/naga-wire.md §9.1). authSig is never sent.
 type signSessionKeyBody struct {
 	SessionKey   string         `json:"sessionKey"`
 	AuthMethods  []authMethod   `json:"authMethods"`
@@ -60,7 +60,7 @@ type signSessionKeyData struct {
 }
 
 // ClientSIWE builds the SIWE message a client sends to sign_session_key
-// (auth.md §3.3): the PKP's address, the session key URI, the handshake
+// (docs/naga-auth.md §3.3): the PKP's address, the session key URI, the handshake
 // blockhash as nonce, and the ReCap of resources.
 func ClientSIWE(pkp PKPPublicKey, session SessionPublicKey, resources []ResourceAbilityRequest, domain, statement, nonce string, issuedAt, expiration time.Time) *SIWEMessage {
 	if domain == "" {
@@ -86,7 +86,7 @@ func ClientSIWE(pkp PKPPublicKey, session SessionPublicKey, resources []Resource
 }
 
 // EthWalletAuthMethodID is the SDK's authMethodId of an EthWallet auth
-// method: keccak256("<EIP-55 address>:lit") (auth.md §3.4). Only the SDK's
+// method: keccak256("<EIP-55 address>:lit") (docs/naga-auth.md §3.4). Only the SDK's
 // authData carries it; it is not sent to the nodes.
 func EthWalletAuthMethodID(addr common.Address) string {
 	return "0x" + hex.EncodeToString(crypto.Keccak256([]byte(addr.Hex()+":lit")))
@@ -128,7 +128,7 @@ func (c *Client) SignSessionKey(ctx context.Context, req SignSessionKeyRequest) 
 			return fmt.Errorf("%w: expiration must be in the next 30 days", ErrLifetimeTooLong)
 		}
 		// generatePkpDelegationAuthSig picks nodes by the LIT_ACTION column
-		// (auth.md §3 step 3; the sdk vector signSessionKeyRequest's nodeSet).
+		// (docs/naga-auth.md §3 step 3; the sdk vector signSessionKeyRequest's nodeSet).
 		targets, err := c.selectTargets(ctx, s, ProductLitAction, req.UserMaxPrice, suspected.top())
 		if err != nil {
 			return err
@@ -189,7 +189,7 @@ func (c *Client) SignSessionKey(ctx context.Context, req SignSessionKeyRequest) 
 			suspected.blame(err, targets)
 			return err
 		}
-		// signedMessage is the most common rebuilt SIWE (auth.md §3.5 step 2).
+		// signedMessage is the most common rebuilt SIWE (docs/naga-auth.md §3.5 step 2).
 		signed := mostCommon(msgs, func(s string) string { return s })
 		sig, err := CombineBLSShares(shares)
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	siwe "github.com/spruceid/siwe-go"
 )
 
-// EIP-4361 line layout (auth.md §3.3).
+// EIP-4361 line layout (docs/naga-auth.md §3.3).
 const (
 	siwePreamble      = " wants you to sign in with your Ethereum account:"
 	siweTagURI        = "URI: "
@@ -47,11 +47,11 @@ type SIWEMessage struct {
 }
 
 // ParseSIWE parses an EIP-4361 message strictly. The grammar, the EIP-55
-// address checksum (as siwe-rs on the node requires, auth.md §3.4 step 1),
+// address checksum (as siwe-rs on the node requires, docs/naga-auth.md §3.4 step 1),
 // the domain and the URIs are checked by siwe-go. The message must also be
 // canonical: String must give back the input byte for byte, because a node
 // hashes its own re-rendering of the message, not the bytes it was sent
-// (auth.md §6 step 6b). Every error wraps ErrMalformed; no input panics.
+// (docs/naga-auth.md §6 step 6b). Every error wraps ErrMalformed; no input panics.
 func ParseSIWE(text string) (*SIWEMessage, error) {
 	if err := siweGrammarCheck(text); err != nil {
 		return nil, fmt.Errorf("%w: SIWE message: %v", ErrMalformed, err)
@@ -113,13 +113,13 @@ func splitSIWE(text string) (*SIWEMessage, error) {
 	}
 	// siwe-go's net/url checks let non-ASCII and relative URIs through; the
 	// node's siwe-rs parses the domain as an http Authority and the URI and
-	// resources as RFC 3986 absolute UriStrings (auth.md §3.4 step 1).
+	// resources as RFC 3986 absolute UriStrings (docs/naga-auth.md §3.4 step 1).
 	if !isURIText(domain) {
 		return nil, fmt.Errorf("domain %q is not printable ASCII", domain)
 	}
 	m.Domain = domain
 	m.Address, _ = next()
-	// EIP-55 only; a node's siwe-rs rejects any other case (auth.md §3.4 step 1).
+	// EIP-55 only; a node's siwe-rs rejects any other case (docs/naga-auth.md §3.4 step 1).
 	if !common.IsHexAddress(m.Address) || common.HexToAddress(m.Address).Hex() != m.Address {
 		return nil, fmt.Errorf("address %q is not EIP-55 checksummed", m.Address)
 	}
@@ -207,7 +207,7 @@ func splitSIWE(text string) (*SIWEMessage, error) {
 // prepareMessage and siwe-rs to_string do: lines joined by "\n", a blank line
 // on each side of the statement (two blank lines when there is none), absent
 // optional fields and an empty resource list omitted, no trailing newline
-// (auth.md §3.3).
+// (docs/naga-auth.md §3.3).
 func (m *SIWEMessage) String() string {
 	var b strings.Builder
 	b.WriteString(m.Domain)
@@ -262,7 +262,7 @@ func (m *SIWEMessage) NotBeforeValue() (t time.Time, ok bool, err error) {
 }
 
 // RecapURNs returns every resource that is a ReCap URN ("urn:recap:…"), in
-// message order. A node checks all of them, not only the last (auth.md §3.2).
+// message order. A node checks all of them, not only the last (docs/naga-auth.md §3.2).
 func (m *SIWEMessage) RecapURNs() []string {
 	var out []string
 	for _, r := range m.Resources {
@@ -274,7 +274,7 @@ func (m *SIWEMessage) RecapURNs() []string {
 }
 
 // EIP191Hash returns keccak256("\x19Ethereum Signed Message:\n" + len(msg) +
-// msg), the personal_sign hash (auth.md §6 step 6b). For a SIWE message, pass
+// msg), the personal_sign hash (docs/naga-auth.md §6 step 6b). For a SIWE message, pass
 // String() of the parsed message, which is what a node hashes.
 func EIP191Hash(msg string) [32]byte {
 	var h [32]byte

@@ -203,7 +203,7 @@ func TestParseSIWERejects(t *testing.T) {
 }
 
 // The client SIWE built from scratch, as createPKPSiweMessage and
-// addRecapToSiweMessage build it, equals the SDK's bytes (auth.md §3.3).
+// addRecapToSiweMessage build it, equals the SDK's bytes (docs/naga-auth.md §3.3).
 func TestSIWEBuildClientVector(t *testing.T) {
 	v := authVectors(t)
 	pkp, err := ParsePKPPublicKey(vstr(t, v, "identities", "pkpPublicKey"))

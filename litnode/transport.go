@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Node endpoints (network.md §3).
+// Node endpoints (docs/naga-wire.md §3).
 const (
 	pathPKPSign        = "/web/pkp/sign/v2"
 	pathSignSessionKey = "/web/sign_session_key/v2"
@@ -35,7 +35,7 @@ type nodeReply struct {
 
 // fanOut sends every call in parallel under one request id and waits for all
 // (the SDK sends to exactly the threshold nodes and needs all of them,
-// network.md §11.5).
+// docs/naga-wire.md §11.5).
 func (c *Client) fanOut(ctx context.Context, op, path, requestID string, epoch uint64, calls []nodeCall) []nodeReply {
 	replies := make([]nodeReply, len(calls))
 	var wg sync.WaitGroup
@@ -54,7 +54,7 @@ func (c *Client) fanOut(ctx context.Context, op, path, requestID string, epoch u
 }
 
 // post encrypts one request to the node's identity key with a fresh JIT key,
-// sends it, and decrypts and unwraps the answer (network.md §5).
+// sends it, and decrypts and unwraps the answer (docs/naga-wire.md §5).
 func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uint64, call nodeCall) (json.RawMessage, error) {
 	url := call.node.url
 	fail := func(status int, err error, class error) error {

@@ -1,7 +1,7 @@
 // Package jsapi retries JetStream API calls that fail while a cluster is
 // settling: before a meta leader is elected, or when two replicas create the
 // same replicated stream or bucket at once (nats-server then answers with a
-// timeout for several seconds; jetstream-notes B.2). Each attempt gets its own
+// timeout for several seconds; docs/jetstream.md B.2). Each attempt gets its own
 // short deadline, so one stalled request does not eat the whole budget.
 package jsapi
 

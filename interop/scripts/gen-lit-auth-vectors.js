@@ -2,7 +2,7 @@
 /*
  * Offline test-vector generator for the Lit Protocol v8 ("Naga") auth material.
  *
- * Copied from ../shared/lit/vectors/gen-lit-auth-vectors.js (ours) and adapted for interop/: the
+ * Copied from litnode/testdata/gen-lit-auth-vectors.js (ours) and adapted for interop/: the
  * SDK comes from interop/node_modules (pinned by interop/package.json and package-lock.json), and the
  * output goes to $OUT_DIR (required here, so the checked-in vectors are never overwritten by accident).
  *

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 
 const { createAuthManager, generateSessionKeyPair } = require('@lit-protocol/auth');
-// Not exported from the package index; the SDK's own client-side check (auth.md §5.2).
+// Not exported from the package index; the SDK's own client-side check (docs/naga-auth.md §5.2).
 const { validateSessionSigs } = require('@lit-protocol/auth/src/lib/authenticators/helper/session-sigs-validator');
 const { transformShorthandResources } = require('@lit-protocol/auth-helpers');
 const networks = require('@lit-protocol/networks');
@@ -204,7 +204,7 @@ test('issueSessionFromContext with explicit resources (data with <>&, U+2028, no
     assert.equal(goSigs[url].signedMessage, sdkSigs[url].signedMessage, `signedMessage for ${url}`);
     assert.deepEqual(goSigs[url], sdkSigs[url]);
   }
-  // The price split (auth.md §5.3): cheapest three of 20, 21, 25, 22 with a
+  // The price split (docs/naga-auth.md §5.3): cheapest three of 20, 21, 25, 22 with a
   // budget of 1000: caps 20+312, 21+312, 22+312.
   const caps = Object.values(goSigs).map((s) => BigInt(JSON.parse(s.signedMessage).maxPrice)).sort((a, b) => (a < b ? -1 : 1));
   assert.deepEqual(caps, [332n, 333n, 334n]);

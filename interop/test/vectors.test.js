@@ -1,6 +1,6 @@
 'use strict';
 // 3. Vectors regenerated: scripts/gen-lit-auth-vectors.js (our generator,
-//    copied from shared/) regenerates lit-auth-vectors.json from the SDK
+//    ours) regenerates lit-auth-vectors.json from the SDK
 //    installed here into a temp dir; it must agree with the checked-in copy
 //    litnode/testdata/lit-auth-vectors.json, and the Go code must agree with
 //    the regenerated file (litnode/regenerated_vectors_test.go). An SDK

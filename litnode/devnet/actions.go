@@ -2,7 +2,7 @@ package devnet
 
 // The devnet's Lit Action runtime: the action's JavaScript runs in goja (a
 // pure-Go ECMAScript engine) with the subset of the Lit Actions API that
-// network.md §8 and the devnet document (see actionSpec). Lit runs actions in
+// docs/naga-wire.md §8 and the devnet document (see actionSpec). Lit runs actions in
 // Deno; what differs is listed on runAction.
 
 import (
@@ -27,7 +27,7 @@ type actionSpec struct {
 	name string
 	code string
 	// params is the request's jsParams field, {"jsParams": {…}} as the SDKs
-	// send it (network.md §8.1).
+	// send it (docs/naga-wire.md §8.1).
 	params json.RawMessage
 	// auth is Lit.Auth.
 	auth map[string]any
@@ -98,7 +98,7 @@ type actionRun struct {
 //
 //   - every key of the jsParams field as a global (so `jsParams` itself),
 //     and, for actions written for the unwrapped form, every key of
-//     jsParams.jsParams too (network.md §8.1);
+//     jsParams.jsParams too (docs/naga-wire.md §8.1);
 //   - console.log/info/warn/error/debug: the arguments, strings as they
 //     are and other values as JSON (Errors as "Name: message"), joined by
 //     spaces, one line per call, into the logs;
@@ -308,7 +308,7 @@ func (a *actionRun) install() error {
 			}
 		}
 	})
-	// jsParams (network.md §8.1): the inner object's keys first, so the
+	// jsParams (docs/naga-wire.md §8.1): the inner object's keys first, so the
 	// outer keys (jsParams itself) win.
 	if params, err := a.parseJSON(a.spec.params); err != nil {
 		return fmt.Errorf("jsParams: %w", err)

@@ -13,18 +13,18 @@ import (
 	"github.com/litsignd/litsignd/litnode"
 )
 
-// Time limits of session sigs and delegations (auth.md §3.4 step 6, §6 step 4).
+// Time limits of session sigs and delegations (docs/naga-auth.md §3.4 step 6, §6 step 4).
 const (
 	gracePeriod = 60 * time.Second
 	maxLifetime = 30 * 24 * time.Hour
 )
 
 // resolvedAuthContextKey is the node-only ReCap resource that carries the
-// auth context (auth.md §3.1, §3.4 step 8).
+// auth context (docs/naga-auth.md §3.1, §3.4 step 8).
 const resolvedAuthContextKey = "lit-resolvedauthcontext://*"
 
 // authRequest is the resource an endpoint asks the session sig for
-// (auth.md §6 "Which resource is requested").
+// (docs/naga-auth.md §6 "Which resource is requested").
 type authRequest struct {
 	prefix  string // "lit-pkp"
 	id      string // keccak256(pubkey) lowercase hex
@@ -39,13 +39,13 @@ type session struct {
 	siwe    *litnode.SIWEMessage
 	recaps  []*litnode.Recap
 	// user is the capability's SIWE address: the PKP for a lit.bls
-	// delegation, the EOA for an EOA capability (network.md §10.2).
+	// delegation, the EOA for an EOA capability (docs/naga-wire.md §10.2).
 	user common.Address
 }
 
 // verifySessionSig checks a per-node session sig as validate_session_sig
-// does (auth.md §6 steps 1–6, in order). Errors carry the innermost code
-// under the outer NodeInvalidAuthSig wrap (network.md §11.1).
+// does (docs/naga-auth.md §6 steps 1–6, in order). Errors carry the innermost code
+// under the outer NodeInvalidAuthSig wrap (docs/naga-wire.md §11.1).
 func (nd *Node) verifySessionSig(a litnode.AuthSig, req authRequest, now time.Time) (*session, *apiError) {
 	s, err := nd.verifySessionSigInner(a, req, now)
 	if err != nil {
@@ -139,7 +139,7 @@ func (nd *Node) verifySessionSigInner(a litnode.AuthSig, req authRequest, now ti
 	return nil, e.wrap("Resource id not found in auth_sig capabilities")
 }
 
-// checkCapability verifies one capability (auth.md §6 step 6a–c). It returns
+// checkCapability verifies one capability (docs/naga-auth.md §6 step 6a–c). It returns
 // the session on success, else the reason, prefixed with the code the node
 // would attach to it.
 func (nd *Node) checkCapability(c litnode.AuthSig, sessionAddr string, req authRequest, now time.Time) (*session, string) {
@@ -205,7 +205,7 @@ func (nd *Node) checkCapability(c litnode.AuthSig, sessionAddr string, req authR
 }
 
 // validNow is siwe's valid_now: notBefore < now ≤ expiration, no grace
-// (auth.md §5.4). It returns "" when valid.
+// (docs/naga-auth.md §5.4). It returns "" when valid.
 func validNow(m *litnode.SIWEMessage, now time.Time) string {
 	if nbf, ok, err := m.NotBeforeValue(); err != nil {
 		return "Not Before does not parse"
@@ -250,7 +250,7 @@ func verifyEIP191(msg, sigHex, addr string) error {
 
 // authContextUsers returns the EthWallet userIds of the auth context a
 // lit.bls delegation carries in its lit-resolvedauthcontext://* nota-bene
-// (auth.md §6 step 7, node get_auth_context_from_session_sigs).
+// (docs/naga-auth.md §6 step 7, node get_auth_context_from_session_sigs).
 func authContextUsers(recaps []*litnode.Recap) []string {
 	var out []string
 	for _, r := range recaps {
@@ -291,7 +291,7 @@ func isNumberOne(v any) bool {
 	return false
 }
 
-// checkPKPAuth is check_pkp_auth for the requested PKP (auth.md §6 step 7):
+// checkPKPAuth is check_pkp_auth for the requested PKP (docs/naga-auth.md §6 step 7):
 // for a lit.bls delegation, an EthWallet userId of its auth context must be
 // the PKP's owner or a permitted address; for an EOA capability, the EOA
 // itself must be.

@@ -22,10 +22,10 @@ import (
 )
 
 // DefaultChainID is the chain id a Chain reports when ChainConfig.ChainID is
-// 0: Anvil's 31337, the chain naga-local runs on (network.md §2.1).
+// 0: Anvil's 31337, the chain naga-local runs on (docs/naga-wire.md §2.1).
 const DefaultChainID = 31337
 
-// Epoch timing a Chain reports (network.md §2.2 Epoch struct).
+// Epoch timing a Chain reports (docs/naga-wire.md §2.2 Epoch struct).
 const (
 	// EpochLength is the epochLength of every epoch, in seconds.
 	EpochLength = 3600
@@ -33,7 +33,7 @@ const (
 	EpochTimeout = 60
 )
 
-// NumProducts is the number of PriceFeed product ids (network.md §10.1).
+// NumProducts is the number of PriceFeed product ids (docs/naga-wire.md §10.1).
 const NumProducts = 4
 
 // ChainConfig configures a Chain.
@@ -41,10 +41,10 @@ type ChainConfig struct {
 	// ChainID is what eth_chainId and net_version report; 0 means
 	// DefaultChainID.
 	ChainID int64
-	// StakingAddress is where the Staking views answer (network.md §2.2).
+	// StakingAddress is where the Staking views answer (docs/naga-wire.md §2.2).
 	StakingAddress common.Address
 	// PriceFeedAddress is where PriceFeed.getNodesForRequest answers
-	// (network.md §2.3). It may equal StakingAddress.
+	// (docs/naga-wire.md §2.3). It may equal StakingAddress.
 	PriceFeedAddress common.Address
 	// RealmID is the only realm the contracts know; 0 means 1. Calls for
 	// another realm revert.
@@ -54,7 +54,7 @@ type ChainConfig struct {
 // ChainNode is one validator as the Staking and PriceFeed contracts list it.
 type ChainNode struct {
 	// IP is the node's IPv4 address (an IPv4-mapped IPv6 address is
-	// accepted). It goes on chain as a big-endian uint32 (network.md §2.2).
+	// accepted). It goes on chain as a big-endian uint32 (docs/naga-wire.md §2.2).
 	IP netip.Addr
 	// Port is the node's port.
 	Port uint32
@@ -62,7 +62,7 @@ type ChainNode struct {
 	NodeAddress common.Address
 	// OperatorAddress is the staker's operator address.
 	OperatorAddress common.Address
-	// Prices is indexed by product id (network.md §10.1): decryption, sign,
+	// Prices is indexed by product id (docs/naga-wire.md §10.1): decryption, sign,
 	// Lit action, sign session key. A nil price reads as 0.
 	Prices [NumProducts]*big.Int
 }
@@ -70,7 +70,7 @@ type ChainNode struct {
 // A Chain is a minimal Ethereum JSON-RPC endpoint (an http.Handler) for the
 // local Lit network. It holds the validator set, the epoch, minNodeCount and
 // a list of blocks, answers the Staking and PriceFeed views a Lit client
-// reads (network.md §2.2, §2.3) and serves block headers that go-ethereum's
+// reads (docs/naga-wire.md §2.2, §2.3) and serves block headers that go-ethereum's
 // ethclient decodes. It keeps no history: eth_call always sees the current
 // state. A Chain is safe for concurrent use.
 type Chain struct {
@@ -100,7 +100,7 @@ type chainLog struct {
 }
 
 // stateChangedTopic is topic0 of Staking's StateChanged(uint8 newState)
-// (network.md §2.2); newState 0 is Active.
+// (docs/naga-wire.md §2.2); newState 0 is Active.
 var stateChangedTopic = common.HexToHash("0x551dc40198cc79684bb69e4931dba4ac16e4598792ee1c0a5000aeea366d7bb6")
 
 type block struct {
@@ -169,7 +169,7 @@ func (c *Chain) SetEpoch(number uint64) {
 	c.epochStart = now
 	if changed {
 		// A new epoch is Active again: Staking emits StateChanged(Active),
-		// the SDK's re-handshake signal (network.md §2.2), in a new block.
+		// the SDK's re-handshake signal (docs/naga-wire.md §2.2), in a new block.
 		b := c.addBlockLocked()
 		c.logs = append(c.logs, chainLog{block: b, address: c.stakingAddress, topics: []common.Hash{stateChangedTopic}, data: make([]byte, 32)})
 	}
@@ -185,7 +185,7 @@ func (c *Chain) Epoch() uint64 {
 // SetMinNodeCount sets the minNodeCount (the signing threshold) both views
 // return; 0 is allowed, to exercise clients' checks. A negative n restores
 // the automatic value, which follows the Staking contract's getThreshold
-// (network.md §2.2): 3 for up to 4 validators, ⌊2·count/3⌋ above (the clamp
+// (docs/naga-wire.md §2.2): 3 for up to 4 validators, ⌊2·count/3⌋ above (the clamp
 // parameters are assumed, the formula is documented).
 func (c *Chain) SetMinNodeCount(n int) {
 	c.mu.Lock()
@@ -547,10 +547,10 @@ func (b *block) rpc() rpcBlock {
 	}
 }
 
-// ---- the contract views (network.md §2.2, §2.3) ----
+// ---- the contract views (docs/naga-wire.md §2.2, §2.3) ----
 
 // Function selectors: the first four bytes of keccak256 of the canonical
-// signatures, network.md §2.2 (0xd09cd5a8, 0x5487c577) and §2.3 (0x224d9449).
+// signatures, docs/naga-wire.md §2.2 (0xd09cd5a8, 0x5487c577) and §2.3 (0x224d9449).
 var (
 	selValidatorSet    = selector("getActiveUnkickedValidatorStructsAndCounts(uint256)")
 	selEpoch           = selector("epoch(uint256)")
@@ -560,7 +560,7 @@ var (
 
 func selector(sig string) [4]byte { return [4]byte(crypto.Keccak256([]byte(sig))[:4]) }
 
-// ABI types, built from the layouts in network.md §2.2 and §2.3.
+// ABI types, built from the layouts in docs/naga-wire.md §2.2 and §2.3.
 var (
 	typUint256 = mustType("uint256", nil)
 	typString  = mustType("string", nil)

@@ -31,7 +31,7 @@ var (
 	priceFeedAddr = common.HexToAddress("0x00000000000000000000000000000000000005A2")
 )
 
-// Selectors as network.md §2.2 and §2.3 document them.
+// Selectors as docs/naga-wire.md §2.2 and §2.3 document them.
 var (
 	selValidatorSet    = mustHex("d09cd5a8")
 	selEpoch           = mustHex("5487c577")
@@ -104,7 +104,7 @@ func testNodes() []devnet.ChainNode {
 
 // TestChain_ValidatorSetLayout decodes getActiveUnkickedValidatorStructsAndCounts
 // word by word, independently of go-ethereum's tuple decoding, against the
-// layout of network.md §2.2.
+// layout of docs/naga-wire.md §2.2.
 func TestChain_ValidatorSetLayout(t *testing.T) {
 	chain, _, client := startChain(t)
 	chain.SetValidators(testNodes())
@@ -141,7 +141,7 @@ func TestChain_ValidatorSetLayout(t *testing.T) {
 		{"v0 lastRealmId", 12 + 10, big.NewInt(1)},
 		{"v0 operatorAddress", 12 + 15, new(big.Int).SetBytes(testNodes()[0].OperatorAddress.Bytes())},
 		{"v0 registerAttestedWalletDisabled", 12 + 17, big.NewInt(0)},
-		{"v1 ip", 30, big.NewInt(0xC0A80001)}, // network.md §2.2 example
+		{"v1 ip", 30, big.NewInt(0xC0A80001)}, // docs/naga-wire.md §2.2 example
 		{"v1 port", 32, big.NewInt(443)},
 	}
 	for _, c := range checks {
@@ -178,7 +178,7 @@ func TestChain_EpochView(t *testing.T) {
 }
 
 // TestChain_NodesForRequestLayout walks the dynamic encoding of
-// getNodesForRequest(1, [3, 1]) (network.md §2.3).
+// getNodesForRequest(1, [3, 1]) (docs/naga-wire.md §2.3).
 func TestChain_NodesForRequestLayout(t *testing.T) {
 	chain, _, client := startChain(t)
 	chain.SetValidators(testNodes())
@@ -526,7 +526,7 @@ func TestChain_Concurrent(t *testing.T) {
 }
 
 // An epoch change emits Staking StateChanged(Active), which go-ethereum's
-// FilterLogs finds (the SDK's state manager polls these logs, network.md §2.2).
+// FilterLogs finds (the SDK's state manager polls these logs, docs/naga-wire.md §2.2).
 func TestChainStateChangedLogs(t *testing.T) {
 	staking := common.HexToAddress("0x00000000000000000000000000000000000000aa")
 	c := devnet.NewChain(devnet.ChainConfig{StakingAddress: staking})

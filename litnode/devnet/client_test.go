@@ -231,7 +231,7 @@ func ethWalletAuthMethod(t *testing.T, key *ecdsa.PrivateKey, now time.Time) aut
 	return authMethodWire{AuthMethodType: 1, AccessToken: string(tok)}
 }
 
-// clientSIWE builds the SIWE a client sends to sign_session_key (auth.md §3.3).
+// clientSIWE builds the SIWE a client sends to sign_session_key (docs/naga-auth.md §3.3).
 func clientSIWE(pkp DevPKP, sk *litnode.SessionKey, nonce string, now, exp time.Time, reqs []litnode.ResourceAbilityRequest) string {
 	m := &litnode.SIWEMessage{Domain: "localhost", Address: pkp.EthAddress.Hex(), Statement: "Lit Protocol PKP session signature",
 		URI: sk.URI(), Version: "1", ChainID: 1, Nonce: nonce, IssuedAt: litnode.FormatJSTime(now),

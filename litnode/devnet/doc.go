@@ -5,7 +5,7 @@
 //
 // The chain (Chain) is a minimal Ethereum JSON-RPC endpoint, an http.Handler
 // to serve with httptest or net/http. It answers the calls a Lit client makes
-// (shared/lit/network.md §2.2, §2.3, §13): eth_chainId, net_version,
+// (docs/naga-wire.md §2.2, §2.3, §13): eth_chainId, net_version,
 // eth_blockNumber, eth_getBlockByNumber, eth_getBlockByHash, eth_getCode and
 // eth_call to the Staking views getActiveUnkickedValidatorStructsAndCounts
 // and epoch and to PriceFeed.getNodesForRequest, ABI-encoded exactly as the

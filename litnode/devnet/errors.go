@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// PublicError is a Lit node's error body (network.md §11.1): sent plain (the
+// PublicError is a Lit node's error body (docs/naga-wire.md §11.1): sent plain (the
 // handshake guards, legacy routes, "can't decrypt") or as the JSON text of
 // GenericResponse.errorObject inside an encrypted response. Optional keys are
 // omitted when empty, as the node omits them.
@@ -17,11 +17,11 @@ type PublicError struct {
 	CorrelationID string   `json:"correlationId,omitempty"`
 	Details       []string `json:"details,omitempty"`
 	// Logs is the Lit Action's console output, appended to the errors of
-	// a failed action (network.md §11.1 handle_with_logs); nil elsewhere.
+	// a failed action (docs/naga-wire.md §11.1 handle_with_logs); nil elsewhere.
 	Logs *string `json:"logs,omitempty"`
 }
 
-// GenericResponse is the node's response wrapper (network.md §3 "Response
+// GenericResponse is the node's response wrapper (docs/naga-wire.md §3 "Response
 // body shapes", §5.3): {ok, error, errorObject, data}.
 type GenericResponse struct {
 	OK          bool    `json:"ok"`
@@ -30,7 +30,7 @@ type GenericResponse struct {
 	Data        any     `json:"data"`
 }
 
-// Node error codes the devnet emits (network.md §11.2, auth.md §6). Each is
+// Node error codes the devnet emits (docs/naga-wire.md §11.2, docs/naga-auth.md §6). Each is
 // the enum variant name a Lit node writes into PublicError.errorCode.
 const (
 	CodeInvalidAuthSig                    = "NodeInvalidAuthSig"
@@ -57,7 +57,7 @@ const (
 	CodeOldEndpointVersion                = "OldEndpointVersionNoLongerSupported"
 	CodeMissingRequestID                  = "CoreApiMissingRequiredXRequestIdHeader"
 	CodeInvalidSDKVersion                 = "CoreApiInvalidXSDKVersionHeader"
-	// ---- Lit Actions (network.md §8, §11.2) ----
+	// ---- Lit Actions (docs/naga-wire.md §8, §11.2) ----
 	CodeInvalidIPFSID      = "NodeInvalidIPFSID"
 	CodeJsExecutionError   = "NodeJsExecutionError"
 	CodeJsTimeoutError     = "NodeJsTimeoutError"
@@ -65,21 +65,21 @@ const (
 	// ---- end Lit Actions ----
 	// CodeRequestTimeout is not a PublicError code: it is the plain string a
 	// node puts in errorObject (or errorCode, without a session) when its
-	// own request timeout fires (network.md §11.1).
+	// own request timeout fires (docs/naga-wire.md §11.1).
 	CodeRequestTimeout = "request_timeout"
 )
 
 // codeInfo is what a node derives from an error code: its kind, HTTP status
-// and doc text (network.md §11.1: status and message come from the code).
+// and doc text (docs/naga-wire.md §11.1: status and message come from the code).
 type codeInfo struct {
 	kind    string
 	status  int
 	message string
 }
 
-// codes maps each code to its kind and status (network.md §11.2, auth.md §6
+// codes maps each code to its kind and status (docs/naga-wire.md §11.2, docs/naga-auth.md §6
 // "HTTP statuses"). The messages are the devnet's wording of each code's
-// meaning, except NodeInvalidAuthSig whose text network.md §11.1 quotes.
+// meaning, except NodeInvalidAuthSig whose text docs/naga-wire.md §11.1 quotes.
 var codes = map[string]codeInfo{
 	CodeInvalidAuthSig:                    {"Validation", 401, "auth_sig passed is invalid or couldn't be verified"},
 	CodeInvalidAuthSigSessionKeySignature: {"Validation", 400, "session key signature is not valid"},
@@ -105,7 +105,7 @@ var codes = map[string]codeInfo{
 	CodeOldEndpointVersion:                {"Validation", 410, "this endpoint version is no longer supported"},
 	CodeMissingRequestID:                  {"Validation", 400, "the X-Request-Id header is required"},
 	CodeInvalidSDKVersion:                 {"Validation", 400, "the X-Lit-SDK-Version header is not a valid semver version"},
-	// ---- Lit Actions (network.md §11.2: Validation / 400 and 502) ----
+	// ---- Lit Actions (docs/naga-wire.md §11.2: Validation / 400 and 502) ----
 	CodeInvalidIPFSID:      {"Validation", 400, "invalid IPFS id: no code or ipfs hash, or the code could not be retrieved"},
 	CodeJsExecutionError:   {"Validation", 502, "the Lit Action failed to execute"},
 	CodeJsTimeoutError:     {"Validation", 502, "the Lit Action timed out"},
@@ -124,7 +124,7 @@ type apiError struct {
 	status  int
 	message string
 	details []string
-	// ---- Lit Actions (network.md §8.2, §11.1) ----
+	// ---- Lit Actions (docs/naga-wire.md §8.2, §11.1) ----
 	// logs, when set, is appended to the PublicError (handle_with_logs).
 	logs *string
 	// object, when set, replaces the PublicError as errorObject: a thrown
@@ -150,7 +150,7 @@ func plainErr(kind string, status int, message string, details ...string) *apiEr
 }
 
 // wrap puts an outer layer around e, as a node's error chain does: the
-// innermost code stays what is reported (network.md §11.1), the outer
+// innermost code stays what is reported (docs/naga-wire.md §11.1), the outer
 // message goes first in details.
 func (e *apiError) wrap(outer string) *apiError {
 	e.details = append([]string{outer}, e.details...)
@@ -177,10 +177,10 @@ func (e *apiError) public(correlationID string) PublicError {
 }
 
 // generic renders e as an error GenericResponse whose errorObject is the
-// JSON text of the PublicError (network.md §5.3, §13.4 step 4).
+// JSON text of the PublicError (docs/naga-wire.md §5.3, §13.4 step 4).
 func (e *apiError) generic(correlationID string) GenericResponse {
 	obj := string(mustMarshal(e.public(correlationID)))
-	if e.object != nil { // Lit Actions: a thrown action's logs (network.md §8.2)
+	if e.object != nil { // Lit Actions: a thrown action's logs (docs/naga-wire.md §8.2)
 		obj = *e.object
 	}
 	short := e.short

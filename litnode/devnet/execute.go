@@ -19,7 +19,7 @@ import (
 	"github.com/litsignd/litsignd/litnode"
 )
 
-// executeRequest is JsonExecutionRequest (network.md §8.1).
+// executeRequest is JsonExecutionRequest (docs/naga-wire.md §8.1).
 type executeRequest struct {
 	Code        *string          `json:"code"`
 	IPFSID      *string          `json:"ipfsId"`
@@ -32,7 +32,7 @@ type executeRequest struct {
 	Invocation  string           `json:"invocation"`
 }
 
-// executeResponse is JsonExecutionResponse (network.md §8.2).
+// executeResponse is JsonExecutionResponse (docs/naga-wire.md §8.2).
 type executeResponse struct {
 	Success       bool                         `json:"success"`
 	SignedData    map[string]executeSignedData `json:"signedData"`
@@ -45,7 +45,7 @@ type executeResponse struct {
 
 // executeSignedData is one signEcdsa of the action: signatureShare is the
 // JSON text of {"EcdsaSignedMessageShare":{…}} and publicKey the quoted key
-// (network.md §8.2, §7.4).
+// (docs/naga-wire.md §8.2, §7.4).
 type executeSignedData struct {
 	SigType        string `json:"sigType"`
 	SignatureShare string `json:"signatureShare"`
@@ -53,14 +53,14 @@ type executeSignedData struct {
 	SigName        string `json:"sigName"`
 }
 
-// paymentItem is one dynamic-payment component (network.md §8.2).
+// paymentItem is one dynamic-payment component (docs/naga-wire.md §8.2).
 type paymentItem struct {
 	Component string `json:"component"`
 	Quantity  uint64 `json:"quantity"`
 	Price     uint64 `json:"price"`
 }
 
-// execute is POST /web/execute/v2 (network.md §8; node execute_function):
+// execute is POST /web/execute/v2 (docs/naga-wire.md §8; node execute_function):
 // the code and its CID, the session sig for lit-litaction://<CID>, payment,
 // the auth context, then the run.
 func (nd *Node) execute(c *call, pt []byte) (any, *apiError) {
@@ -75,20 +75,20 @@ func (nd *Node) execute(c *call, pt []byte) (any, *apiError) {
 		return nil, plainErr("Unexpected", http.StatusNotImplemented, "not implemented by the devnet",
 			"async Lit Action invocation (and /web/job_status/v2) is not implemented by the devnet")
 	}
-	// Step 1: the code, and the CID the session must cover (network.md
+	// Step 1: the code, and the CID the session must cover (docs/naga-wire.md
 	// §8.1: code wins over ipfsId; the node hashes inline code itself).
 	code, cid, aerr := nd.net.actionCode(req)
 	if aerr != nil {
 		return nil, aerr
 	}
 	// Step 2: the session sig, for lit-litaction://<CID> with
-	// Threshold/Execution (auth.md §3.1, §6).
+	// Threshold/Execution (docs/naga-auth.md §3.1, §6).
 	s, aerr := nd.verifySessionSig(*req.AuthSig, authRequest{prefix: "lit-litaction", id: cid, ability: "Threshold/Execution"}, c.now)
 	if aerr != nil {
 		return nil, aerr.withShort("can't validate user address")
 	}
 	// Step 3: payment, product LitAction, maxPrice from the session sig
-	// (network.md §10.2).
+	// (docs/naga-wire.md §10.2).
 	pay, aerr := nd.net.selectPayer(litnode.ProductLitAction, s.user, s.msg.MaxPrice)
 	if aerr != nil {
 		return nil, aerr.wrap("error getting payment method").withShort("error getting dynamic payment")
@@ -116,7 +116,7 @@ func (nd *Node) execute(c *call, pt []byte) (any, *apiError) {
 		e.logs = &logs
 		return nil, e
 	case actionThrew:
-		// network.md §8.2: a thrown action is a source error, answered 400
+		// docs/naga-wire.md §8.2: a thrown action is a source error, answered 400
 		// with error = its message and errorObject = the logs (not a
 		// PublicError).
 		return nil, &apiError{short: res.err, kind: "Validation", status: http.StatusBadRequest, message: res.err, object: &logs}
@@ -151,7 +151,7 @@ func clampU64(x *big.Int) uint64 {
 	return x.Uint64()
 }
 
-// actionCode resolves the request's code and CID (network.md §8.1; node
+// actionCode resolves the request's code and CID (docs/naga-wire.md §8.1; node
 // execute_function): code (base64 of UTF-8) wins and is hashed with
 // litnode.IPFSCIDv0; else ipfsId names a file of ActionsDir (or AddAction);
 // neither is NodeInvalidIPFSID.
@@ -185,7 +185,7 @@ func (n *Network) actionCode(req executeRequest) (code, cid string, aerr *apiErr
 	}
 }
 
-// actionAuthContext is Lit.Auth (auth.md §3.4 step 8, §6 step 7): the
+// actionAuthContext is Lit.Auth (docs/naga-auth.md §3.4 step 8, §6 step 7): the
 // action's CID, and for a lit.bls delegation the auth method contexts of
 // the lit-resolvedauthcontext the nodes put in it; for an EOA session the
 // EOA is authSigAddress.
@@ -228,7 +228,7 @@ type actionSigner struct {
 	signed map[string]executeSignedData
 }
 
-// sign is Lit.Actions.signEcdsa on this node (network.md §13.4 "pkpSign
+// sign is Lit.Actions.signEcdsa on this node (docs/naga-wire.md §13.4 "pkpSign
 // fake", §7.3 steps 5–8): check_pkp_auth of the session for the PKP as
 // pkpSign does (the delegation's EthWallet auth methods, or the EOA, must
 // own or be permitted on it; permitted Lit Actions are not modelled), the
@@ -308,7 +308,7 @@ func actionNonceID(requestID, sigName string) string {
 	return "lit-action/" + strconv.Itoa(len(sigName)) + ":" + sigName + "/" + requestID
 }
 
-// signingGroup checks the request's nodeSet as pkpSign does (network.md §7.3
+// signingGroup checks the request's nodeSet as pkpSign does (docs/naga-wire.md §7.3
 // step 7) and returns its sorted socket addresses, their ECDSA ids and this
 // node's index among them.
 func (nd *Node) signingGroup(set []nodeSetEntry) (sorted []string, ids []secp256k1.ModNScalar, self int, err error) {

@@ -137,7 +137,7 @@ func combineSig(t *testing.T, data []executeResponse, sigName string) (litnode.E
 	return litnode.CombineECDSAShares(shares)
 }
 
-// wantThrown checks the node answer to a throwing action (network.md §8.2):
+// wantThrown checks the node answer to a throwing action (docs/naga-wire.md §8.2):
 // 400, error = the message, errorObject = the logs.
 func wantThrown(t *testing.T, replies []reply, msgPrefix, logs string) {
 	t.Helper()

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Fault is a failure injected into one node (network.md §13 "Failure
+// Fault is a failure injected into one node (docs/naga-wire.md §13 "Failure
 // injection"). The zero Fault is a healthy node. Fields combine; Down and
 // Hang take precedence over the rest.
 type Fault struct {
@@ -22,7 +22,7 @@ type Fault struct {
 	Hang bool
 	// Timeout408 answers E2EE requests with the node's timeout response:
 	// encrypted {ok:false, error:"Request timed out",
-	// errorObject:"request_timeout"} with HTTP 408 (network.md §11.1); the
+	// errorObject:"request_timeout"} with HTTP 408 (docs/naga-wire.md §11.1); the
 	// handshake gets the plain form.
 	Timeout408 bool
 	// BadShare corrupts this node's ECDSA share (a wrong s), so the combined
@@ -33,7 +33,7 @@ type Fault struct {
 	WrongR bool
 	// CantDecrypt answers every E2EE request with the plain "can't decrypt"
 	// 500, as a node whose identity keys rotated past the client's
-	// (network.md §5.5).
+	// (docs/naga-wire.md §5.5).
 	CantDecrypt bool
 }
 

@@ -16,18 +16,18 @@ const (
 	// GitCommitHash is the handshake's gitCommitHash.
 	GitCommitHash = "devnet"
 	// defaultSDKVersion is what a node assumes without X-Lit-SDK-Version
-	// (network.md §3).
+	// (docs/naga-wire.md §3).
 	defaultSDKVersion = "1.2.60"
 )
 
 // semverRE is the semver.org 2.0.0 grammar, which the node's semver parser
-// enforces on X-Lit-SDK-Version (network.md §3).
+// enforces on X-Lit-SDK-Version (docs/naga-wire.md §3).
 var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
 	`(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
 	`(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 
 // validSDKVersion reports whether v parses as semver and is not 0.0.0
-// (network.md §3).
+// (docs/naga-wire.md §3).
 func validSDKVersion(v string) bool {
 	m := semverRE.FindStringSubmatch(v)
 	if m == nil {
@@ -53,10 +53,10 @@ type handshakeData struct {
 	GitCommitHash       string   `json:"gitCommitHash"`
 }
 
-// serveHandshake answers POST /web/handshake[/] (network.md §4, §13.3).
+// serveHandshake answers POST /web/handshake[/] (docs/naga-wire.md §4, §13.3).
 func (nd *Node) serveHandshake(w http.ResponseWriter, r *http.Request, rec *Request, f Fault) {
 	start := time.Now()
-	// The TracingRequired guard (network.md §3): X-Request-Id or
+	// The TracingRequired guard (docs/naga-wire.md §3): X-Request-Id or
 	// X-Correlation-Id, else 400 through the 418 catcher (§11.1).
 	if rec.RequestID == "" {
 		nd.plainError(w, rec, codedErr(CodeMissingRequestID, "send X-Request-Id (or X-Correlation-Id)"))
@@ -79,7 +79,7 @@ func (nd *Node) serveHandshake(w http.ResponseWriter, r *http.Request, rec *Requ
 		nd.plainError(w, rec, codedErr(CodeBadInput, "request body could not be read: "+err.Error()))
 		return
 	}
-	// JsonSDKHandshakeRequest (network.md §4.1): clientPublicKey is required
+	// JsonSDKHandshakeRequest (docs/naga-wire.md §4.1): clientPublicKey is required
 	// by serde, challenge is optional, anything else (epoch) is ignored.
 	var req struct {
 		ClientPublicKey *string `json:"clientPublicKey"`
@@ -104,7 +104,7 @@ func (nd *Node) serveHandshake(w http.ResponseWriter, r *http.Request, rec *Requ
 		return
 	}
 	if req.Challenge == nil {
-		// network.md §4.2 "Degraded answers": 400, ok:false, error "", the
+		// docs/naga-wire.md §4.2 "Degraded answers": 400, ok:false, error "", the
 		// handshake object with "ERR" in the key fields as errorObject.
 		errObj := string(mustMarshal(handshakeData{
 			ServerPublicKey: "ERR", SubnetPublicKey: "ERR", NetworkPublicKey: "ERR", NetworkPublicKeySet: "ERR",
@@ -121,13 +121,13 @@ func (nd *Node) serveHandshake(w http.ResponseWriter, r *http.Request, rec *Requ
 	hash, _ := nd.net.latestBlock()
 	root := nd.net.blsKey.Hex()
 	data := handshakeData{
-		ServerPublicKey:     "", // legacy, unused (network.md §4.2)
+		ServerPublicKey:     "", // legacy, unused (docs/naga-wire.md §4.2)
 		SubnetPublicKey:     root,
 		NetworkPublicKey:    root,
 		NetworkPublicKeySet: root,
 		ClientSDKVersion:    sdk,
 		HDRootPubkeys:       append([]string(nil), nd.net.hdRoots...),
-		Attestation:         nil, // no SEV-SNP: dev mode (network.md §4.4)
+		Attestation:         nil, // no SEV-SNP: dev mode (docs/naga-wire.md §4.4)
 		LatestBlockhash:     hash.Hex(),
 		NodeVersion:         NodeVersion,
 		NodeIdentityKey:     hex.EncodeToString(key[:]),
@@ -141,7 +141,7 @@ func (nd *Node) serveHandshake(w http.ResponseWriter, r *http.Request, rec *Requ
 
 // plainTimeout answers the node timeout without a session: plain
 // {"message":"Request timed out","errorCode":"request_timeout"} with 408
-// (network.md §11.1).
+// (docs/naga-wire.md §11.1).
 func (nd *Node) plainTimeout(w http.ResponseWriter, rec *Request) {
 	rec.Status, rec.ErrorCode, rec.Error = http.StatusRequestTimeout, CodeRequestTimeout, "Request timed out"
 	nd.record(*rec)

@@ -81,7 +81,7 @@ func (s *seedStream) address() common.Address {
 }
 
 // ecdsaID returns node i's Shamir identifier for ECDSA shares: i+1 as a
-// secp256k1 scalar (network.md §13.4 "pkpSign fake" step 4: fixed per node).
+// secp256k1 scalar (docs/naga-wire.md §13.4 "pkpSign fake" step 4: fixed per node).
 func ecdsaID(i int) secp256k1.ModNScalar {
 	var id secp256k1.ModNScalar
 	id.SetInt(uint32(i + 1))
@@ -89,7 +89,7 @@ func ecdsaID(i int) secp256k1.ModNScalar {
 }
 
 // shamirShares splits x over the ids with a polynomial of degree t−1 whose
-// other coefficients come from rnd (network.md §13.1, §13.4 step 4). Each
+// other coefficients come from rnd (docs/naga-wire.md §13.1, §13.4 step 4). Each
 // node then holds only its own share xᵢ = f(idᵢ).
 func shamirShares(x secp256k1.ModNScalar, t int, ids []secp256k1.ModNScalar, rnd *seedStream) []secp256k1.ModNScalar {
 	coeffs := make([]secp256k1.ModNScalar, t)
@@ -109,7 +109,7 @@ func shamirShares(x secp256k1.ModNScalar, t int, ids []secp256k1.ModNScalar, rnd
 }
 
 // lagrangeAt0 returns λ of member `self` of the set ids:
-// Π_{j≠self} idⱼ/(idⱼ − id_self) mod n (network.md §13.4 step 5). The ids
+// Π_{j≠self} idⱼ/(idⱼ − id_self) mod n (docs/naga-wire.md §13.4 step 5). The ids
 // must be distinct.
 func lagrangeAt0(ids []secp256k1.ModNScalar, self int) secp256k1.ModNScalar {
 	var num, den secp256k1.ModNScalar
@@ -129,7 +129,7 @@ func lagrangeAt0(ids []secp256k1.ModNScalar, self int) secp256k1.ModNScalar {
 }
 
 // deriveNonce derives the per-request ECDSA nonce k that every node of one
-// request computes alike (network.md §13.4 "pkpSign fake" step 2):
+// request computes alike (docs/naga-wire.md §13.4 "pkpSign fake" step 2):
 // HMAC-SHA256(networkSecret, request id ‖ digest ‖ public key ‖ sorted node
 // set ‖ counter) mod n, nonzero. A different request id, message, key or
 // node set gives an unrelated k.
@@ -163,7 +163,7 @@ func deriveNonce(secret []byte, requestID string, digest []byte, pubkey []byte, 
 }
 
 // ecdsaSignShare computes node share sᵢ = λᵢ·k⁻¹·(z + xᵢ·r) mod n and the
-// compressed R = k·G (network.md §13.4 "pkpSign fake" steps 3 and 5).
+// compressed R = k·G (docs/naga-wire.md §13.4 "pkpSign fake" steps 3 and 5).
 func ecdsaSignShare(xi, lambda, k secp256k1.ModNScalar, digest [32]byte) (s [32]byte, bigR []byte, err error) {
 	var R secp256k1.JacobianPoint
 	secp256k1.ScalarBaseMultNonConst(&k, &R)
@@ -183,7 +183,7 @@ func ecdsaSignShare(xi, lambda, k secp256k1.ModNScalar, digest [32]byte) (s [32]
 	return si.Bytes(), bigR, nil
 }
 
-// ---- ed25519 strictness (auth.md §6 step 1) ----
+// ---- ed25519 strictness (docs/naga-auth.md §6 step 1) ----
 
 // ed25519 field prime p = 2^255 − 19 and curve constant d = −121665/121666.
 var (
@@ -210,7 +210,7 @@ func edY(enc []byte) *big.Int {
 // edDecompresses reports whether enc is the encoding of a point on
 // edwards25519: x² = (y² − 1)/(d·y² + 1) must be a square mod p. This is
 // the check behind the node's VerifyingKey::from_bytes
-// [NodeAuthSigSessionKeyConversionError] (auth.md §6 step 1).
+// [NodeAuthSigSessionKeyConversionError] (docs/naga-auth.md §6 step 1).
 func edDecompresses(enc []byte) bool {
 	if len(enc) != 32 {
 		return false
@@ -235,7 +235,7 @@ func edDecompresses(enc []byte) bool {
 
 // edSmallOrder reports whether enc encodes a point of order dividing 8, which
 // ed25519-dalek's verify_strict rejects both as public key and as the
-// signature's R (auth.md §6 step 1, §10 q5). The eight torsion points have
+// signature's R (docs/naga-auth.md §6 step 1, §10 q5). The eight torsion points have
 // y ∈ {1, −1, 0} (orders 1, 2, 4) or d·y⁴ + 2·y² − 1 = 0 (order 8: doubling
 // gives y = 0). Non-canonical encodings (y ≥ p) reduce to these too.
 func edSmallOrder(enc []byte) bool {

@@ -38,11 +38,11 @@ type Config struct {
 	// Logger receives debug logs of every request; nil discards them.
 	Logger *slog.Logger
 	// NodeTimeout is the node-side request timeout; a request that takes
-	// longer is answered 408 request_timeout (network.md §11.1, §12). 0 means
+	// longer is answered 408 request_timeout (docs/naga-wire.md §11.1, §12). 0 means
 	// 30 s, Lit's default.
 	NodeTimeout time.Duration
 
-	// ---- Lit Actions (network.md §8; execute.go) ----
+	// ---- Lit Actions (docs/naga-wire.md §8; execute.go) ----
 	// ActionsDir is a directory of Lit Action files. Every regular file
 	// directly in it is served under its IPFS CIDv0 (litnode.IPFSCIDv0) to
 	// execute requests that name an ipfsId. It is indexed at Start, and
@@ -112,7 +112,7 @@ type Network struct {
 	rpcURL   string
 
 	blsKey    litnode.BLSPublicKey
-	nonceKey  []byte // network secret for the shared ECDSA nonce (network.md §13.4)
+	nonceKey  []byte // network secret for the shared ECDSA nonce (docs/naga-wire.md §13.4)
 	hdRoots   []string
 	nodes     []*Node
 	done      chan struct{}
@@ -192,7 +192,7 @@ func Start(cfg Config) (*Network, error) {
 	}
 	n.actions = acts
 
-	// network.md §13.1: the BLS root key, Shamir-split over the node ids.
+	// docs/naga-wire.md §13.1: the BLS root key, Shamir-split over the node ids.
 	bls := litnode.NewBLSSecretKey(append([]byte("bls-root:"), n.seed...))
 	n.blsKey = bls.PublicKey()
 	ids := make([][32]byte, cfg.Nodes)
@@ -214,7 +214,7 @@ func Start(cfg Config) (*Network, error) {
 	addrs := newSeedStream(n.seed, "contracts")
 	n.chainCfg = ChainConfig{StakingAddress: addrs.address(), PriceFeedAddress: addrs.address()}
 	n.chain = NewChain(n.chainCfg)
-	n.chain.SetMinNodeCount(cfg.Threshold) // network.md §2.2: minNodeCount is the threshold
+	n.chain.SetMinNodeCount(cfg.Threshold) // docs/naga-wire.md §2.2: minNodeCount is the threshold
 
 	fail := func(err error) (*Network, error) {
 		n.Close()
@@ -341,7 +341,7 @@ func (n *Network) Threshold() int { return n.cfg.Threshold }
 func (n *Network) Epoch() uint64 { return n.chain.Epoch() }
 
 // AdvanceEpoch moves the chain to the next epoch, and every node rotates its
-// identity key: previous ← current, a new current (network.md §4.5, §13.2).
+// identity key: previous ← current, a new current (docs/naga-wire.md §4.5, §13.2).
 // A client holding handshake keys from before survives one rotation and gets
 // "can't decrypt" after two.
 func (n *Network) AdvanceEpoch() {
@@ -455,7 +455,7 @@ func (n *Network) mint(owner common.Address, ownerKey *ecdsa.PrivateKey) (DevPKP
 	for i := range ids {
 		ids[i] = ecdsaID(i)
 	}
-	// network.md §13.4 step 4: each node gets its fixed share of x.
+	// docs/naga-wire.md §13.4 step 4: each node gets its fixed share of x.
 	shares := shamirShares(x, n.cfg.Threshold, ids, keys)
 	tok := pk.TokenID()
 	for i, nd := range n.nodes {
@@ -476,7 +476,7 @@ func (n *Network) mint(owner common.Address, ownerKey *ecdsa.PrivateKey) (DevPKP
 
 // PermitAddress permits addr to use the PKP, as PKPPermissions.addPermittedAddress
 // does: an EthWallet auth method or EOA session of addr then passes
-// check_pkp_auth for it (auth.md §6 step 7).
+// check_pkp_auth for it (docs/naga-auth.md §6 step 7).
 func (n *Network) PermitAddress(pkp litnode.PKPPublicKey, addr common.Address) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -27,7 +27,7 @@ const maxBodyBytes = 4 << 20
 
 // minResponsePlaintext is the shortest response plaintext a node may
 // encrypt: the JS SDK strips the 16-byte prefix only from ciphertexts of at
-// least 83 bytes, i.e. plaintexts of at least 51 (network.md §5.1 Decrypt
+// least 83 bytes, i.e. plaintexts of at least 51 (docs/naga-wire.md §5.1 Decrypt
 // step 6).
 const minResponsePlaintext = 51
 
@@ -38,7 +38,7 @@ type Node struct {
 	net         *Network
 	index       int
 	url         string // http://127.0.0.1:<port>
-	socket      string // 127.0.0.1:<port>, what nodeSet and nodeAddress name (network.md §13.2)
+	socket      string // 127.0.0.1:<port>, what nodeSet and nodeAddress name (docs/naga-wire.md §13.2)
 	port        int
 	nodeAddress common.Address
 	operator    common.Address
@@ -97,7 +97,7 @@ func newNode(n *Network, i int, blsShare litnode.BLSSecretKeyShare, nodeAddr, op
 	}
 	nd.url = "http://" + nd.socket
 	// A libp2p-like peer id: lowercase hex, leading zeros trimmed
-	// (network.md §7.4 peer_id).
+	// (docs/naga-wire.md §7.4 peer_id).
 	nd.peerID = new(big.Int).SetBytes(crypto.Keccak256(nodeAddr[:])).Text(16)
 	if nd.current, err = litnode.NewX25519KeyPair(rand.Reader); err != nil {
 		ln.Close()
@@ -127,7 +127,7 @@ func (nd *Node) IdentityKey() [32]byte {
 }
 
 // rotateIdentity does previous ← current and makes a new current
-// (network.md §4.5).
+// (docs/naga-wire.md §4.5).
 func (nd *Node) rotateIdentity() {
 	kp, err := litnode.NewX25519KeyPair(rand.Reader)
 	if err != nil {
@@ -178,7 +178,7 @@ func (nd *Node) record(r Request) {
 }
 
 // correlationID returns X-Correlation-Id, or else X-Request-Id: the id a
-// node puts in PublicError.correlationId (network.md §3).
+// node puts in PublicError.correlationId (docs/naga-wire.md §3).
 func correlationID(r *http.Request) string {
 	if v := r.Header.Get("X-Correlation-Id"); v != "" {
 		return v
@@ -187,7 +187,7 @@ func correlationID(r *http.Request) string {
 }
 
 // legacyRoutes are the v0/v1 endpoints a Naga node answers with
-// OldEndpointVersionNoLongerSupported (network.md §2.1 "Datil").
+// OldEndpointVersionNoLongerSupported (docs/naga-wire.md §2.1 "Datil").
 var legacyRoutes = map[string]bool{}
 
 func init() {
@@ -198,7 +198,7 @@ func init() {
 	}
 }
 
-// ServeHTTP routes a request as a Naga node does (network.md §3): POST with a
+// ServeHTTP routes a request as a Naga node does (docs/naga-wire.md §3): POST with a
 // JSON body to /web/handshake[/], /web/pkp/sign/v2, /web/sign_session_key/v2
 // and /web/execute/v2; 410 on the legacy routes; 404 otherwise. The node's
 // fault applies first.
@@ -206,7 +206,7 @@ func (nd *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Time: nd.net.now(), Method: r.Method, Path: r.URL.Path, RequestID: correlationID(r)}
 	defer func() {
 		// A panic is answered 500 NodeSystemFault, as the node's catcher
-		// does (network.md §11.1); an aborted handler stays aborted.
+		// does (docs/naga-wire.md §11.1); an aborted handler stays aborted.
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
@@ -234,7 +234,7 @@ func (nd *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		path == "/web/sign_session_key/v2" || path == "/web/execute/v2" || path == "/web/encryption/sign/v2" ||
 		legacyRoutes[path]
 	// Rocket matches a route only for its method and, with format = "json",
-	// only for a JSON Content-Type (network.md §3); anything else is 404.
+	// only for a JSON Content-Type (docs/naga-wire.md §3); anything else is 404.
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if !known || r.Method != http.MethodPost || ct != "application/json" {
 		nd.plainError(w, &rec, plainErr("Validation", http.StatusNotFound, "Not Found",
@@ -265,7 +265,7 @@ func (nd *Node) plainError(w http.ResponseWriter, rec *Request, e *apiError) {
 	writeJSON(w, e.status, mustMarshal(e.public(rec.RequestID)))
 }
 
-// wait applies the Delay fault against the node timeout (network.md §12:
+// wait applies the Delay fault against the node timeout (docs/naga-wire.md §12:
 // 30 s per request by default). It reports whether the timeout fired and
 // whether the client went away first.
 func (nd *Node) wait(r *http.Request, start time.Time, d time.Duration) (timedOut, gone bool) {
@@ -299,7 +299,7 @@ type call struct {
 }
 
 // envelopeWire is the request envelope {version, payload{…}}; extra keys
-// such as the SDK's top-level epoch are ignored (network.md §3, §5.2).
+// such as the SDK's top-level epoch are ignored (docs/naga-wire.md §3, §5.2).
 type envelopeWire struct {
 	Version *string `json:"version"`
 	Payload *struct {
@@ -311,7 +311,7 @@ type envelopeWire struct {
 }
 
 // parseEnvelope decodes the adjacently tagged envelope; false when it does
-// not deserialize (network.md §13.4 step 1).
+// not deserialize (docs/naga-wire.md §13.4 step 1).
 func parseEnvelope(body []byte) (litnode.E2EEEnvelope, bool) {
 	var w envelopeWire
 	if err := json.Unmarshal(body, &w); err != nil || w.Version == nil || *w.Version != litnode.E2EEVersion || w.Payload == nil {
@@ -327,7 +327,7 @@ func parseEnvelope(body []byte) (litnode.E2EEEnvelope, bool) {
 }
 
 // decrypt opens env with the current, then the previous identity key
-// (network.md §4.5, §13.4 step 2), and returns the key that worked.
+// (docs/naga-wire.md §4.5, §13.4 step 2), and returns the key that worked.
 func (nd *Node) decrypt(env litnode.E2EEEnvelope) (key litnode.X25519KeyPair, pt []byte, sender [32]byte, ok bool) {
 	nd.mu.Lock()
 	keys := []litnode.X25519KeyPair{nd.current}
@@ -343,7 +343,7 @@ func (nd *Node) decrypt(env litnode.E2EEEnvelope) (key litnode.X25519KeyPair, pt
 	return litnode.X25519KeyPair{}, nil, [32]byte{}, false
 }
 
-// cantDecrypt answers the plain "can't decrypt" 500 (network.md §5.5, §13.4
+// cantDecrypt answers the plain "can't decrypt" 500 (docs/naga-wire.md §5.5, §13.4
 // step 2).
 func (nd *Node) cantDecrypt(w http.ResponseWriter, rec *Request) {
 	pe := PublicError{ErrorKind: "Unexpected", Status: http.StatusInternalServerError, Message: "can't decrypt",
@@ -356,7 +356,7 @@ func (nd *Node) cantDecrypt(w http.ResponseWriter, rec *Request) {
 	writeJSON(w, http.StatusInternalServerError, mustMarshal(GenericResponse{Error: &short, ErrorObject: &obj}))
 }
 
-// serveE2EE is the common wrapper of the encrypted endpoints (network.md
+// serveE2EE is the common wrapper of the encrypted endpoints (docs/naga-wire.md
 // §13.4 steps 1–4).
 func (nd *Node) serveE2EE(w http.ResponseWriter, r *http.Request, rec *Request, f Fault, h e2eeHandler) {
 	start := time.Now()

@@ -10,7 +10,7 @@ import (
 )
 
 // PaymentMode is how an address pays for Lit requests on the devnet: the
-// state of its Ledger balance (network.md §10.2 "Self-pay"). Use
+// state of its Ledger balance (docs/naga-wire.md §10.2 "Self-pay"). Use
 // PaymentUnlimited, PaymentNone or PaymentBalance.
 type PaymentMode struct {
 	kind    payKind
@@ -36,7 +36,7 @@ var PaymentNone = PaymentMode{kind: payNone}
 // PaymentBalance gives the address a Ledger balance of amount (in the
 // price unit of SetPrice). Each node that serves a request debits its
 // endpoint price from it; a node refuses when the balance is below
-// threshold × price (network.md §10.2 "required").
+// threshold × price (docs/naga-wire.md §10.2 "required").
 func PaymentBalance(amount *big.Int) PaymentMode {
 	b := new(big.Int)
 	if amount != nil {
@@ -58,7 +58,7 @@ func (m PaymentMode) String() string {
 }
 
 // defaultPrice is every product's price until SetPrice: the PriceFeed
-// constructor's base price of 0.01 token, in wei (network.md §10.1).
+// constructor's base price of 0.01 token, in wei (docs/naga-wire.md §10.1).
 var defaultPrice = big.NewInt(10_000_000_000_000_000)
 
 // payer is who will be charged once the request succeeds.
@@ -67,7 +67,7 @@ type payer struct {
 	price *big.Int
 }
 
-// selectPayer runs the node's payment check (network.md §10.2
+// selectPayer runs the node's payment check (docs/naga-wire.md §10.2
 // get_payment_method): the endpoint price must not exceed maxPrice, then the
 // first of "self" (user) and, when user is a PKP, "the PKP owner" that can
 // cover required = threshold × price pays. The Payment DB and
@@ -139,7 +139,7 @@ func (n *Network) charge(p *payer) {
 	}
 }
 
-// SetPayment sets how user pays (network.md §10.2, §13 "Payment fake"). The
+// SetPayment sets how user pays (docs/naga-wire.md §10.2, §13 "Payment fake"). The
 // user of a request is the PKP's address for a PKP session (a lit.bls
 // delegation) and for sign_session_key, and the EOA for an EOA session.
 // When the user is a PKP and cannot pay, the PKP's owner is charged, as on
@@ -171,7 +171,7 @@ func (n *Network) Payment(user common.Address) PaymentMode {
 
 // SetPrice sets the on-chain price of product for every node: what the
 // chain's getNodesForRequest reports and what each node charges and checks
-// maxPrice against (network.md §10). A nil price means 0.
+// maxPrice against (docs/naga-wire.md §10). A nil price means 0.
 func (n *Network) SetPrice(product litnode.Product, price *big.Int) {
 	if product < 0 || int(product) >= NumProducts {
 		return

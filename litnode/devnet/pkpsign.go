@@ -13,13 +13,13 @@ import (
 )
 
 // nodeSetEntry is one {"socketAddress","value"} of a request's nodeSet
-// (network.md §7.1).
+// (docs/naga-wire.md §7.1).
 type nodeSetEntry struct {
 	SocketAddress string `json:"socketAddress"`
 	Value         int    `json:"value"`
 }
 
-// pkpSignRequest is JsonPKPSigningRequest (network.md §7.1).
+// pkpSignRequest is JsonPKPSigningRequest (docs/naga-wire.md §7.1).
 type pkpSignRequest struct {
 	ToSign        []int            `json:"toSign"`
 	SigningScheme string           `json:"signingScheme"`
@@ -31,14 +31,14 @@ type pkpSignRequest struct {
 	KeySetID      string           `json:"keySetId"`
 }
 
-// signingSchemes are the schemes a node knows (network.md §7.1); the devnet
+// signingSchemes are the schemes a node knows (docs/naga-wire.md §7.1); the devnet
 // signs EcdsaK256Sha256 only.
 var signingSchemes = []string{"EcdsaK256Sha256", "EcdsaP256Sha256", "EcdsaP384Sha384", "SchnorrEd25519Sha512",
 	"SchnorrK256Sha256", "SchnorrP256Sha256", "SchnorrP384Sha384", "SchnorrRistretto25519Sha512",
 	"SchnorrEd448Shake256", "SchnorrRedJubjubBlake2b512", "SchnorrK256Taproot", "SchnorrRedDecaf377Blake2b512",
 	"SchnorrkelSubstrate", "Bls12381", "Bls12381G1ProofOfPossession"}
 
-// pkpSignResponse is JsonPKPSigningResponse (network.md §7.4).
+// pkpSignResponse is JsonPKPSigningResponse (docs/naga-wire.md §7.4).
 type pkpSignResponse struct {
 	Success        bool            `json:"success"`
 	SignedData     []int           `json:"signedData"`
@@ -46,7 +46,7 @@ type pkpSignResponse struct {
 }
 
 // decodeStrict decodes a JSON object into v. Unknown keys are allowed (no
-// node struct denies them, network.md §3), trailing data is not.
+// node struct denies them, docs/naga-wire.md §3), trailing data is not.
 func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
@@ -58,7 +58,7 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-// pkpSign is POST /web/pkp/sign/v2 (network.md §7.3 steps 1–9, §13.4
+// pkpSign is POST /web/pkp/sign/v2 (docs/naga-wire.md §7.3 steps 1–9, §13.4
 // "pkpSign fake").
 func (nd *Node) pkpSign(c *call, pt []byte) (any, *apiError) {
 	var req pkpSignRequest
@@ -87,7 +87,7 @@ func (nd *Node) pkpSign(c *call, pt []byte) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr.withShort("invalid user address")
 	}
-	// Step 3: payment, maxPrice from the session sig (network.md §10.2).
+	// Step 3: payment, maxPrice from the session sig (docs/naga-wire.md §10.2).
 	pay, aerr := nd.net.selectPayer(litnode.ProductSign, s.user, s.msg.MaxPrice)
 	if aerr != nil {
 		return nil, aerr.withShort("can't get payment method")
@@ -132,7 +132,7 @@ func (nd *Node) pkpSign(c *call, pt []byte) (any, *apiError) {
 		return nil, plainErr("Validation", http.StatusBadRequest, "invalid node set",
 			fmt.Sprintf("the nodeSet has %d nodes; the key threshold is %d", len(sorted), nd.net.cfg.Threshold))
 	}
-	// network.md §7.1 epoch: 0 means current; the node reads the key shares
+	// docs/naga-wire.md §7.1 epoch: 0 means current; the node reads the key shares
 	// of the epoch asked for, and keeps the previous epoch's.
 	if cur := nd.net.Epoch(); req.Epoch != 0 && req.Epoch != cur && req.Epoch+1 != cur {
 		return nil, plainErr("Unexpected", http.StatusInternalServerError,

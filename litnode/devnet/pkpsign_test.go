@@ -169,7 +169,7 @@ func TestPKPSignRejections(t *testing.T) {
 			return sessionSigs(t, s.sk, caps, s.urls, now, now.Add(time.Hour), nil, nil)
 		}
 		s.n.SetPayment(s.pkp.EthAddress, PaymentNone)
-		ecdsaShares(t, send(sigs(), s.pkp.PublicKey)) // the PKP owner pays (network.md §10.2)
+		ecdsaShares(t, send(sigs(), s.pkp.PublicKey)) // the PKP owner pays (docs/naga-wire.md §10.2)
 		s.n.SetPayment(s.pkp.OwnerAddress, PaymentNone)
 		r := send(sigs(), s.pkp.PublicKey)
 		wantErr(t, r, 402, CodePaymentFailed)
@@ -230,7 +230,7 @@ func TestPKPSignRejections(t *testing.T) {
 	})
 }
 
-// TestSessionSigEd25519Strict covers auth.md §6 step 1: address and sig
+// TestSessionSigEd25519Strict covers docs/naga-auth.md §6 step 1: address and sig
 // conversions, and verify_strict's small-order rejection.
 func TestSessionSigEd25519Strict(t *testing.T) {
 	s := newSetup(t, Config{})
@@ -255,7 +255,7 @@ func TestSessionSigEd25519Strict(t *testing.T) {
 	}{
 		{"address not hex", func(a *litnode.AuthSig) { a.Address = "zz" }, CodeAuthSigAddressConversionError},
 		// 0x is accepted for the key, but then the capability's URI no
-		// longer equals "lit:session:" + address (auth.md §6 step 6b).
+		// longer equals "lit:session:" + address (docs/naga-auth.md §6 step 6b).
 		{"address with 0x", func(a *litnode.AuthSig) { a.Address = "0x" + a.Address }, CodeSIWECapabilityInvalid},
 		{"address not a point", func(a *litnode.AuthSig) { a.Address = notAPoint(t) }, CodeAuthSigSessionKeyConversionError},
 		{"sig short", func(a *litnode.AuthSig) { a.Sig = a.Sig[:126] }, CodeAuthSigSignatureConversionError},

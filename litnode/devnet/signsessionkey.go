@@ -13,11 +13,11 @@ import (
 	"github.com/litsignd/litsignd/litnode"
 )
 
-// authMethodEthWallet is the EthWallet auth method type (auth.md §3.4).
+// authMethodEthWallet is the EthWallet auth method type (docs/naga-auth.md §3.4).
 const authMethodEthWallet = 1
 
-// signSessionKeyRequest is JsonSignSessionKeyRequestV2 (network.md §9.1,
-// auth.md §3.4).
+// signSessionKeyRequest is JsonSignSessionKeyRequestV2 (docs/naga-wire.md §9.1,
+// docs/naga-auth.md §3.4).
 type signSessionKeyRequest struct {
 	SessionKey      string           `json:"sessionKey"`
 	AuthMethods     []authMethodWire `json:"authMethods"`
@@ -39,7 +39,7 @@ type authMethodWire struct {
 	AccessToken    string `json:"accessToken"`
 }
 
-// signSessionKeyResponse is JsonSignSessionKeyResponseV2 (network.md §9.3).
+// signSessionKeyResponse is JsonSignSessionKeyResponseV2 (docs/naga-wire.md §9.3).
 type signSessionKeyResponse struct {
 	Result         string          `json:"result"`
 	SignatureShare json.RawMessage `json:"signatureShare"`
@@ -52,7 +52,7 @@ type signSessionKeyResponse struct {
 
 // parseU256Field reads a U256 request field as the node's serde does: a
 // JSON number is decimal, a string is hex with or without 0x — so the SDK's
-// decimal 2¹²⁸−1 reads as a (larger) hex number (network.md §9.1, §14 q9).
+// decimal 2¹²⁸−1 reads as a (larger) hex number (docs/naga-wire.md §9.1, §14 q9).
 func parseU256Field(raw json.RawMessage) (*big.Int, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, fmt.Errorf("missing maxPrice")
@@ -73,8 +73,8 @@ func parseU256Field(raw json.RawMessage) (*big.Int, error) {
 	return n, nil
 }
 
-// signSessionKey is POST /web/sign_session_key/v2 (auth.md §3.4 steps 1–12,
-// network.md §9, §13.4 "sign_session_key fake").
+// signSessionKey is POST /web/sign_session_key/v2 (docs/naga-auth.md §3.4 steps 1–12,
+// docs/naga-wire.md §9, §13.4 "sign_session_key fake").
 func (nd *Node) signSessionKey(c *call, pt []byte) (any, *apiError) {
 	var req signSessionKeyRequest
 	if err := decodeStrict(pt, &req); err != nil {
@@ -84,7 +84,7 @@ func (nd *Node) signSessionKey(c *call, pt []byte) (any, *apiError) {
 	if err != nil {
 		return nil, codedErr(CodeBadInput, "sign session key request: "+err.Error())
 	}
-	// Step 1: curve type, no authSig (network.md §9.1), then the SIWE.
+	// Step 1: curve type, no authSig (docs/naga-wire.md §9.1), then the SIWE.
 	if req.CurveType != "BLS" {
 		return nil, codedErr(CodeInvalidCurveType, fmt.Sprintf("curveType %q; only BLS is supported", req.CurveType))
 	}
@@ -120,7 +120,7 @@ func (nd *Node) signSessionKey(c *call, pt []byte) (any, *apiError) {
 	if common.HexToAddress(m.Address) != pk.Address() {
 		return nil, codedErr(CodeSIWEMessageError, fmt.Sprintf("SIWE address %s is not the PKP's address %s", m.Address, pk.Address().Hex()))
 	}
-	// Step 5: payment; the user is the PKP (network.md §10.2).
+	// Step 5: payment; the user is the PKP (docs/naga-wire.md §10.2).
 	pay, aerr := nd.net.selectPayer(litnode.ProductSignSessionKey, pk.Address(), maxPrice)
 	if aerr != nil {
 		return nil, aerr.withShort("unable to get payment method")
@@ -170,7 +170,7 @@ func (nd *Node) signSessionKey(c *call, pt []byte) (any, *apiError) {
 	}, nil
 }
 
-// checkSIWETimes is the node's SIWE validation of sign_session_key (auth.md
+// checkSIWETimes is the node's SIWE validation of sign_session_key (docs/naga-auth.md
 // §3.4 step 6): issuedAt ≤ now + 60 s, an expiration ≥ issuedAt and
 // ≥ now − 60 s, at most 30 days after issuedAt.
 func checkSIWETimes(m *litnode.SIWEMessage, now time.Time) *apiError {
@@ -200,7 +200,7 @@ func checkSIWETimes(m *litnode.SIWEMessage, now time.Time) *apiError {
 	return nil
 }
 
-// lookupNonceBlock resolves the SIWE nonce to a block of the chain (auth.md
+// lookupNonceBlock resolves the SIWE nonce to a block of the chain (docs/naga-auth.md
 // §3.4 step 7, node siwe_db).
 func (nd *Node) lookupNonceBlock(nonce string) (common.Hash, time.Time, *apiError) {
 	h := strings.TrimPrefix(nonce, "0x")
@@ -219,7 +219,7 @@ func (nd *Node) lookupNonceBlock(nonce string) (common.Hash, time.Time, *apiErro
 }
 
 // verifyAuthMethod verifies one auth method and returns its userId
-// (auth.md §3.4 step 3; node pkp/auth/wallet.rs for EthWallet): the
+// (docs/naga-auth.md §3.4 step 3; node pkp/auth/wallet.rs for EthWallet): the
 // accessToken is an EOA AuthSig whose EIP-191 signature over its SIWE
 // recovers to its address, and whose SIWE parses and is valid now. The
 // userId is the address as given.
@@ -252,7 +252,7 @@ func verifyAuthMethod(am authMethodWire, now time.Time) (string, *apiError) {
 }
 
 // ethWalletAuthContext is the node's AuthContext for EthWallet auth methods
-// (auth.md §3.4 step 8), camelCase as it goes into the ReCap.
+// (docs/naga-auth.md §3.4 step 8), camelCase as it goes into the ReCap.
 func ethWalletAuthContext(userIDs []string) map[string]any {
 	methods := make([]any, 0, len(userIDs))
 	for _, u := range userIDs {
@@ -273,7 +273,7 @@ func ethWalletAuthContext(userIDs []string) map[string]any {
 }
 
 // rebuildSessionSIWE rebuilds the client's SIWE as every node does, so the
-// text is identical across nodes (auth.md §3.4 steps 8–9): the user's ReCap
+// text is identical across nodes (docs/naga-auth.md §3.4 steps 8–9): the user's ReCap
 // (the last resource) merged with lit-resolvedauthcontext://* → Auth/Auth →
 // [{"auth_context": ctx}]; address = the PKP; nonce = the block hash;
 // Issued At = the block time in whole seconds with Z; statement = the

@@ -14,7 +14,7 @@ import (
 
 // TestRebuildSessionSIWEVector rebuilds the SDK's client SIWE with the
 // vector's block time and EOA and must give nodeSignSessionKey.nodeSiweMessage
-// byte for byte (auth.md §3.4 steps 8–9, §8).
+// byte for byte (docs/naga-auth.md §3.4 steps 8–9, §8).
 func TestRebuildSessionSIWEVector(t *testing.T) {
 	raw, err := os.ReadFile("../testdata/lit-auth-vectors.json")
 	if err != nil {
