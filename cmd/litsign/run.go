@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"sign":               {"submit a pkp-sign job and print its result", cmdSign},
 		"exec":               {"submit an execute-js job (a Lit Action) and print its result", cmdExec},
 		"bench":              {"load-generate sign jobs and report jobs/s and latency percentiles", cmdBench},
+		"v3":                 {"Lit v3: action-cid, hand-off, revoke, check (litsign v3 -h)", cmdV3},
 	}
 }
 

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/litsignd/litsignd/litnode"
 )
 
 // jobResult is the part of a litsignd result litsign reads.
@@ -69,7 +67,7 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
-	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+	if err := checkJobPKP(*pkpHex); err != nil { // v3.go
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
 	if (*message == "") == (*hexData == "") {
@@ -138,7 +136,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
-	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+	if err := checkJobPKP(*pkpHex); err != nil { // v3.go
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
 	if *jobs < 1 || *conc < 1 {
