@@ -288,8 +288,3 @@ func cmdV3Revoke(ctx context.Context, e env, args []string) (int, error) {
 	payload := map[string]any{"usageKey": t.key, "revokedAt": time.Now().UTC()}
 	return publishV3(ctx, e, &c, c.topology().RevocationsSubject(), t.pkp, payload, true, consumer.EventRevoked)
 }
-
-// cmdV3Check is replaced once the litv3 client lands (v3check.go).
-var cmdV3Check = func(context.Context, env, []string) (int, error) {
-	return 1, errors.New("litsign v3 check needs the litv3 client")
-}

@@ -48,6 +48,8 @@ type config struct {
 	jobAckWait    time.Duration
 	maxAckPending int
 
+	v3 v3Config // v3.go
+
 	devInfo     string
 	devnetNodes int
 	devnetSeed  string
@@ -99,6 +101,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
 	fs.IntVar(&cfg.maxAckPending, "max-ack-pending", 4096, "jobs in flight over all replicas (the jobs consumer's MaxAckPending)")
 
+	registerV3Flags(fs, &cfg.v3)
 	fs.StringVar(&cfg.devInfo, "dev-info", "", "dev: where to write the description JSON (default <data-dir>/dev-info.json)")
 	fs.IntVar(&cfg.devnetNodes, "devnet-nodes", 4, "dev: number of local Lit nodes")
 	fs.StringVar(&cfg.devnetSeed, "devnet-seed", "litsignd-devnet", "dev: seed of the local network's keys and PKPs")
@@ -154,7 +157,7 @@ func (c *config) validate() error {
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
 	}
-	return nil
+	return c.v3.validate()
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -125,6 +125,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("open delegation store: %w", err)
 	}
 
+	v3, err := setupV3(cfg, store, reg, logger) // v3.go
+	if err != nil {
+		return err
+	}
+	if v3 != nil {
+		defer v3.close()
+	}
+
 	// Publish the sealing public key where clients fetch it.
 	kv, err := js.KeyValue(ctx, topo.DaemonBucket)
 	if err != nil {
@@ -166,6 +174,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 		SecureDelete: func(ctx context.Context, seq uint64) error { return delStream.SecureDeleteMsg(ctx, seq) },
 	}
+	if v3 != nil {
+		intake.V3 = v3.intake
+	}
 
 	// Sign jobs.
 	if err := topo.EnsureJobs(ctx, js); err != nil {
@@ -188,6 +199,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
 		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
+	}
+	if v3 != nil {
+		jobs.V3 = v3.backend
 	}
 
 	ln, err := net.Listen("tcp", cfg.metricsListen)
@@ -233,6 +247,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	g.Go(func() error { return v3.runPoller(gctx) })
 	g.Go(func() error { lit.WatchEpoch(gctx, 15*time.Second); return nil })
 	g.Go(func() error {
 		// Connect eagerly, retrying until the network answers.
@@ -269,7 +284,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := lit.Connect(gctx); err != nil {
 			return fmt.Errorf("dev: connect to the local Lit network: %w", err)
 		}
-		if err := writeDevInfo(cfg, dn, natsURL, sealing.PublicKeyHex(), ln.Addr().String(), stdout); err != nil {
+		if err := writeDevInfo(cfg, dn, v3, natsURL, sealing.PublicKeyHex(), ln.Addr().String(), stdout); err != nil {
 			return err
 		}
 	}
