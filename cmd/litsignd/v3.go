@@ -36,7 +36,7 @@ type v3Config struct {
 func registerV3Flags(fs *flag.FlagSet, c *v3Config) {
 	fs.StringVar(&c.url, "lit-v3-url", "", "Lit v3 (Chipotle) API: prod, test, dev (presets) or a base URL; empty serves no v3 PKPs (in dev mode: the local v3 fake)")
 	fs.IntVar(&c.maxPerCredential, "lit-v3-max-per-credential", consumer.DefaultV3MaxPerCredential, "v3 calls in flight per usage key (per replica)")
-	fs.DurationVar(&c.grantWindow, "lit-v3-grant-window", consumer.DefaultV3GrantWindow, "a 403 this soon after a hand-off is retried as grant propagation (nothing runs or bills on a 403)")
+	fs.DurationVar(&c.grantWindow, "lit-v3-grant-window", consumer.DefaultV3GrantWindow, "a 403 this soon after a hand-off is retried as grant propagation (nothing runs or bills on a 403); 0 turns it off")
 	fs.DurationVar(&c.timeout, "lit-v3-timeout", litv3.DefaultActionTimeout, "timeout of one v3 lit_action call")
 	fs.DurationVar(&c.balanceInterval, "lit-v3-balance-interval", consumer.DefaultV3BalanceInterval, "how often the v3 credit of every stored credential's account is polled (litsignd_v3_balance_cents)")
 	fs.Int64Var(&c.lowBalanceCents, "lit-v3-low-balance-cents", 500, "log a warning when an account's v3 credit falls below this (the LitV3CreditLow alert uses the gauge)")
@@ -142,7 +142,11 @@ func setupV3(cfg *config, store *delegationstore.Store, reg prometheus.Registere
 	lv3 := consumer.LitV3{C: client}
 	creds := store.V3()
 	metrics := consumer.NewV3Metrics(reg)
-	p.backend = &consumer.V3Backend{Credentials: creds, Client: lv3, MaxPerCredential: c.maxPerCredential, GrantWindow: c.grantWindow, Metrics: metrics}
+	window := c.grantWindow
+	if window == 0 {
+		window = -1 // the flag's 0 turns the window off
+	}
+	p.backend = &consumer.V3Backend{Credentials: creds, Client: lv3, MaxPerCredential: c.maxPerCredential, GrantWindow: window, Metrics: metrics}
 	p.intake = &consumer.V3Intake{Store: creds, Checker: lv3}
 	p.poller = &consumer.V3BalancePoller{Keys: creds, Reader: lv3, Metrics: metrics, Interval: c.balanceInterval, Low: c.lowBalanceCents,
 		Logger: logger.With("component", "v3-balance")}
