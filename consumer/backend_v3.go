@@ -230,13 +230,15 @@ func (b *V3Backend) observe(err error) {
 // call runs one lit_action for a job: slot, backoff, heartbeat, timeout,
 // metrics.
 func (b *V3Backend) call(ctx context.Context, j *Jobs, msg jetstream.Msg, job Job, cred *delegationstore.V3Credential, op string, req V3ActionRequest, log *slog.Logger, called func()) (V3ActionResult, error) {
+	// Heartbeat from the start: a job waiting for a slot or the backoff
+	// must not be redelivered meanwhile.
+	stop := j.heartbeat(msg, log)
+	defer stop()
 	release, err := b.acquire(ctx, cred.KeyHash)
 	if err != nil {
 		return V3ActionResult{}, err
 	}
 	defer release()
-	stop := j.heartbeat(msg, log)
-	defer stop()
 	if err := b.waitPause(ctx); err != nil {
 		return V3ActionResult{}, err
 	}
