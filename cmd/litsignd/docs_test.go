@@ -27,7 +27,10 @@ var (
 	fileCite = regexp.MustCompile(`(docs/)?\b([a-z0-9][a-z0-9-]*)\.md\b` + citeSep + `(` + numChain + `|` + jsChain + `)`)
 	bareCite = regexp.MustCompile(numChain)
 	oneRef   = regexp.MustCompile(`\d+(?:\.\d+)*|[A-F](?:\.\d+)?`)
-	heading  = regexp.MustCompile(`(?m)^#{1,6}\s+(\d+(?:\.\d+)*|[A-Z](?:\.\d+)*)[.\s]`)
+	heading  = regexp.MustCompile(`(?m)^(#{1,6})\s+(\d+(?:\.\d+)*|[A-Z](?:\.\d+)*)[.\s]`)
+	// quoted follows a citation that names a part of its last section:
+	// `docs/naga-wire.md §13.4 "pkpSign fake"`, `§7 step 2 "verification equation"`.
+	quoted = regexp.MustCompile(`^(?:,? steps? [0-9a-z'–-]+)? "([^"\n]{2,60})"`)
 )
 
 // TestDocsCitations keeps the citations honest: every "docs/<file>.md §n" (or
@@ -35,7 +38,8 @@ var (
 // that document, and so does every "§n" inside docs/ itself.
 func TestDocsCitations(t *testing.T) {
 	root := repoRoot(t)
-	docs := map[string]map[string]bool{} // stem → section labels
+	docs := map[string]map[string]bool{}     // stem → section labels
+	bodies := map[string]map[string]string{} // stem → label → text
 	entries, err := os.ReadDir(filepath.Join(root, "docs"))
 	if err != nil {
 		t.Fatalf("docs/: %v", err)
@@ -48,11 +52,23 @@ func TestDocsCitations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		labels := map[string]bool{}
-		for _, m := range heading.FindAllStringSubmatch(string(b), -1) {
-			labels[m[1]] = true
+		text := string(b)
+		labels, texts := map[string]bool{}, map[string]string{}
+		hs := heading.FindAllStringSubmatchIndex(text, -1)
+		for i, h := range hs {
+			label, level := text[h[4]:h[5]], h[3]-h[2]
+			end := len(text)
+			for _, next := range hs[i+1:] {
+				if next[3]-next[2] <= level {
+					end = next[0]
+					break
+				}
+			}
+			labels[label] = true
+			texts[label] = text[h[0]:end]
 		}
-		docs[strings.TrimSuffix(e.Name(), ".md")] = labels
+		stem := strings.TrimSuffix(e.Name(), ".md")
+		docs[stem], bodies[stem] = labels, texts
 	}
 	for _, want := range []string{"naga-auth", "naga-wire", "jetstream", "lit-v3", "README"} {
 		if _, ok := docs[want]; !ok {
@@ -79,7 +95,17 @@ func TestDocsCitations(t *testing.T) {
 			if !prefixed && (!inDocs || docs[stem] == nil) {
 				continue // "README.md §…" or a file of another project, not a citation of docs/
 			}
-			checked += checkRefs(t, docs, path, lineOf(text, m[0]), stem, text[m[6]:m[7]])
+			chain := text[m[6]:m[7]]
+			checked += checkRefs(t, docs, path, lineOf(text, m[0]), stem, chain)
+			// A quoted name after the citation must occur in the last section cited.
+			if q := quoted.FindStringSubmatch(text[m[7]:]); q != nil && bodies[stem] != nil {
+				refs := oneRef.FindAllString(chain, -1)
+				last := refs[len(refs)-1]
+				if body, ok := bodies[stem][last]; ok && !mentions(body, q[1]) {
+					t.Errorf("%s:%d cites docs/%s.md %s %q, but that section does not mention it",
+						path, lineOf(text, m[0]), stem, last, q[1])
+				}
+			}
 		}
 		if self == "" {
 			continue
@@ -195,6 +221,13 @@ func readText(t *testing.T, root, path string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// mentions reports whether name occurs in body, ignoring case and Markdown
+// emphasis and code marks.
+func mentions(body, name string) bool {
+	plain := strings.NewReplacer("`", "", "*", "").Replace(body)
+	return strings.Contains(strings.ToLower(plain), strings.ToLower(name))
 }
 
 func lineOf(text string, off int) int { return strings.Count(text[:off], "\n") + 1 }
