@@ -31,6 +31,8 @@ var (
 	// quoted follows a citation that names a part of its last section:
 	// `docs/naga-wire.md §13.4 "pkpSign fake"`, `§7 step 2 "verification equation"`.
 	quoted = regexp.MustCompile(`^(?:,? steps? [0-9a-z'–-]+)? "([^"\n]{2,60})"`)
+	// lineBreak joins comment lines, so a quoted name may wrap.
+	lineBreak = regexp.MustCompile(`\s*\n\s*(?://|#|\*)?\s*`)
 )
 
 // TestDocsCitations keeps the citations honest: every "docs/<file>.md §n" (or
@@ -98,7 +100,8 @@ func TestDocsCitations(t *testing.T) {
 			chain := text[m[6]:m[7]]
 			checked += checkRefs(t, docs, path, lineOf(text, m[0]), stem, chain)
 			// A quoted name after the citation must occur in the last section cited.
-			if q := quoted.FindStringSubmatch(text[m[7]:]); q != nil && bodies[stem] != nil {
+			after := text[m[7]:min(len(text), m[7]+200)]
+			if q := quoted.FindStringSubmatch(lineBreak.ReplaceAllString(after, " ")); q != nil && bodies[stem] != nil {
 				refs := oneRef.FindAllString(chain, -1)
 				last := refs[len(refs)-1]
 				if body, ok := bodies[stem][last]; ok && !mentions(body, q[1]) {
