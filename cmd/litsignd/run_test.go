@@ -263,7 +263,7 @@ func TestConfigEnvFallback(t *testing.T) {
 	}
 }
 
-func waitHTTP(t *testing.T, url string, status int) {
+func waitHTTP(t testing.TB, url string, status int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
