@@ -57,6 +57,17 @@ func newDaemonHarness(t testing.TB) *daemonHarness {
 	return &daemonHarness{t: t, bin: bin, natsURL: url, js: js, nc: nc, net: n, kekFile: kek}
 }
 
+// args are the flags of a daemon of this harness with metrics on addr.
+func (h *daemonHarness) args(addr string) []string {
+	c := h.net.ChainConfig()
+	return []string{
+		"--nats-url", h.natsURL, "--kek-file", h.kekFile, "--data-dir", h.t.TempDir(), "--metrics-listen", addr,
+		"--network", "custom", "--rpc-url", h.net.RPCURL(), "--chain-id", fmt.Sprint(c.ChainID),
+		"--staking-address", c.StakingAddress.Hex(), "--price-feed-address", c.PriceFeedAddress.Hex(),
+		"--lit-http-protocol", "http://", "--lit-timeout", "5s", "--log-level", "warn",
+	}
+}
+
 // start runs one litsignd process; it returns the process and its metrics URL.
 func (h *daemonHarness) start(extra ...string) (*exec.Cmd, string) {
 	h.t.Helper()
@@ -66,14 +77,7 @@ func (h *daemonHarness) start(extra ...string) (*exec.Cmd, string) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c := h.net.ChainConfig()
-	args := append([]string{
-		"--nats-url", h.natsURL, "--kek-file", h.kekFile, "--data-dir", h.t.TempDir(), "--metrics-listen", addr,
-		"--network", "custom", "--rpc-url", h.net.RPCURL(), "--chain-id", fmt.Sprint(c.ChainID),
-		"--staking-address", c.StakingAddress.Hex(), "--price-feed-address", c.PriceFeedAddress.Hex(),
-		"--lit-http-protocol", "http://", "--lit-timeout", "5s", "--log-level", "warn",
-	}, extra...)
-	cmd := exec.Command(h.bin, args...)
+	cmd := exec.Command(h.bin, append(h.args(addr), extra...)...)
 	logf, _ := os.Create(filepath.Join(h.t.TempDir(), "litsignd.log"))
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
