@@ -20,7 +20,8 @@ const (
 	ResultsMaxAge = 24 * time.Hour
 	// jobsMaxAge drops jobs nobody handled in a day.
 	jobsMaxAge = 24 * time.Hour
-	// Defaults of JobsConsumerConfig.
+	// Defaults of JobsConsumerConfig (litsignd passes its flags, whose
+	// MaxAckPending default is 4096).
 	defaultJobsMaxDeliver    = 5
 	defaultJobsAckWait       = 30 * time.Second
 	defaultJobsMaxAckPending = 256

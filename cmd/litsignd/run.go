@@ -196,6 +196,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	// The limit the LitsigndAckPendingNearLimit alert compares with.
+	maxAckPending := prometheus.NewGauge(prometheus.GaugeOpts{Name: "litsignd_jobs_max_ack_pending", Help: "MaxAckPending of the shared jobs consumer: jobs in flight over all replicas (--max-ack-pending)."})
+	maxAckPending.Set(float64(jobsCons.CachedInfo().Config.MaxAckPending))
+	reg.MustRegister(maxAckPending)
 	jobStream, err := js.Stream(ctx, topo.JobsStream)
 	if err != nil {
 		return err
