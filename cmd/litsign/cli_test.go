@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -215,5 +216,34 @@ func TestLitsignOverTLSAndNKey(t *testing.T) {
 	_, errOut, code = runCLI(t, "delegations", "--nats-url", url, "--nats-tls-ca", files.CA, "--nats-tls-cert", files.Cert, "--nats-tls-key", files.Key, "--timeout", "10s")
 	if code != 1 || !strings.Contains(errOut, "connect to NATS") {
 		t.Errorf("without the nkey: exit %d, %s", code, errOut)
+	}
+}
+
+// sign and exec print a result indented on a terminal, on one line
+// otherwise; the progress bar and the indentation follow IsTerminal, which
+// is false for pipes and buffers.
+func TestPrintJSON(t *testing.T) {
+	data := []byte(`{"id":"j1","status":"ok","signature":{"r":"0x01"}}`)
+	var b bytes.Buffer
+	printJSON(&b, data, true)
+	if b.String() != "{\n  \"id\": \"j1\",\n  \"status\": \"ok\",\n  \"signature\": {\n    \"r\": \"0x01\"\n  }\n}\n" {
+		t.Errorf("pretty = %q", b.String())
+	}
+	b.Reset()
+	printJSON(&b, data, false)
+	if b.String() != string(data)+"\n" {
+		t.Errorf("compact = %q", b.String())
+	}
+	if cli.IsTerminal(&b) {
+		t.Error("a buffer is no terminal")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if cli.IsTerminal(w) {
+		t.Error("a pipe is no terminal")
 	}
 }

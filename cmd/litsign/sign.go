@@ -113,7 +113,7 @@ func runJob(ctx context.Context, e env, nc *nats.Conn, subject, reply string, ti
 	if err != nil {
 		return 1, fmt.Errorf("no result within --timeout %s: %w", timeout, err)
 	}
-	printResult(e.stdout, m.Data)
+	printJSON(e.stdout, m.Data, cli.IsTerminal(e.stdout))
 	var r jobResult
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		return 1, fmt.Errorf("unreadable result: %w", err)
@@ -128,11 +128,15 @@ func runJob(ctx context.Context, e env, nc *nats.Conn, subject, reply string, ti
 	return 0, nil
 }
 
-// printResult writes a result: indented on a terminal, else as received
-// (one line of JSON, for scripts).
-func printResult(w io.Writer, data []byte) {
+// printJSON writes a result: indented for a person (pretty: stdout is a
+// terminal), else compact on one line, for scripts.
+func printJSON(w io.Writer, data []byte, pretty bool) {
 	var b bytes.Buffer
-	if cli.IsTerminal(w) && json.Indent(&b, data, "", "  ") == nil {
+	if pretty {
+		if json.Indent(&b, data, "", "  ") == nil {
+			data = b.Bytes()
+		}
+	} else if json.Compact(&b, data) == nil {
 		data = b.Bytes()
 	}
 	fmt.Fprintln(w, string(data))
