@@ -188,7 +188,7 @@ func (j *Jobs) checkReply(job *Job) error {
 	}
 	if strings.HasPrefix(job.ReplyTo, j.Topology.Prefix+".jobs.") || strings.HasPrefix(job.ReplyTo, "$JS.") || strings.HasPrefix(job.ReplyTo, "$KV.") {
 		job.ReplyTo = ""
-		return badJob("reply subject is a jobs or JetStream subject")
+		return badJob("replyTo: a jobs or JetStream subject cannot be a reply subject")
 	}
 	return nil
 }

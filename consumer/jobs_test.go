@@ -52,10 +52,13 @@ func TestJobsPKPSign(t *testing.T) {
 		if got := m.Header.Get(jetstream.MsgIDHeader); got != LedgerKey(DefaultProducer, id) {
 			t.Errorf("result Nats-Msg-Id = %q, want %q", got, LedgerKey(DefaultProducer, id))
 		}
-		stored, err := results.GetLastMsgForSubject(ctx, e.resultSubject(id))
-		if err != nil {
-			t.Fatalf("result not in %s: %v", e.topo.ResultsStream, err)
-		}
+		// A live subscriber may see the result a moment before the
+		// stream's read path does.
+		var stored *jetstream.RawStreamMsg
+		jWaitFor(t, "the result in "+e.topo.ResultsStream, func() bool {
+			stored, err = results.GetLastMsgForSubject(ctx, e.resultSubject(id))
+			return err == nil
+		})
 		if !bytes.Equal(stored.Data, m.Data) || stored.Header.Get(jetstream.MsgIDHeader) != LedgerKey(DefaultProducer, id) {
 			t.Errorf("stored result %s differs from the published %s", stored.Data, m.Data)
 		}
