@@ -934,13 +934,18 @@ func (p *NATSResults) publishPlain(ctx context.Context, subject, msgID string, b
 	if err := p.Conn.PublishMsg(m); err != nil {
 		return fmt.Errorf("publish result to %s: %w", subject, err)
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
 	if err := p.Conn.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("publish result to %s: %w", subject, err)
 	}
 	if last := p.Conn.LastError(); errors.Is(last, nats.ErrPermissionViolation) && strings.Contains(last.Error(), strconv.Quote(subject)) {
 		return fmt.Errorf("publish result to %s: %w: %v", subject, ErrResultRefused, last)
 	}
-	if st, err := sub.NextMsg(time.Millisecond); err == nil && st.Header.Get("Status") == "503" {
+	if _, err := sub.NextMsg(time.Millisecond); errors.Is(err, nats.ErrNoResponders) {
 		return fmt.Errorf("publish result to %s: %w: no responders", subject, ErrResultRefused)
 	}
 	return nil

@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/litsignd/litsignd/litnode"
 )
 
 // collect gathers every message on subject (wildcards allowed) from now on,
@@ -501,4 +503,65 @@ func TestJobsCommitPointFailures(t *testing.T) {
 			t.Error("the ack was never lost")
 		}
 	})
+}
+
+// panicSigner panics on messages that contain "boom".
+type panicSigner struct{ Signer }
+
+func (s panicSigner) PKPSign(ctx context.Context, req litnode.PKPSignRequest) (litnode.ECDSASignature, error) {
+	if bytes.Contains(req.Message, []byte("boom")) {
+		panic("injected bug")
+	}
+	return s.Signer.PKPSign(ctx, req)
+}
+
+// A handler panic is an internal error result and a log line; the daemon
+// keeps serving.
+func TestJobsHandlerPanic(t *testing.T) {
+	logs := &lockedBuffer{}
+	e := newJobsEnv(t, jobsEnvConfig{logs: logs})
+	e.jobs.Signer = panicSigner{e.lit} // before any job: Handle reads it later
+	p := e.net.PKPs()[0]
+	e.delegate(p, "pkp-signing:*")
+	id := e.newID("boom")
+	r := e.runJob(jobBody(id, p, "boom", nil), id)
+	expectError(t, r, CodeInternal, false)
+	if !bytes.Contains(logs.Bytes(), []byte("job handler panicked")) {
+		t.Error("the panic was not logged")
+	}
+	id = e.newID("after")
+	checkSignature(t, e.runJob(jobBody(id, p, "after", nil), id), p, crypto.Keccak256([]byte("after")))
+	jWaitFor(t, "every job acknowledged", func() bool {
+		msgs, pending, ack := e.streamState()
+		return msgs == 0 && pending == 0 && ack == 0
+	})
+}
+
+// A result no one can receive (an inbox without a subscriber: no
+// responders) is retried on every delivery and, on the last, recorded as
+// undeliverable and terminated, not acked as done.
+func TestJobsUndeliverableResult(t *testing.T) {
+	e := newJobsEnv(t, jobsEnvConfig{maxDeliver: 2})
+	p := e.net.PKPs()[0]
+	e.delegate(p, "pkp-signing:*")
+	id := e.newID("nobody")
+	before := e.signRequests()
+	e.publish(KindPKPSign, jobBody(id, p, "x", nil), id, nats.Header{HeaderReplyTo: []string{"_INBOX.nobody." + id}})
+	jWaitFor(t, "the result counted undeliverable", func() bool {
+		return testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeUndeliverable, CodeInternal, DefaultProducer)) == 1
+	})
+	jWaitFor(t, "the job removed", func() bool {
+		msgs, pending, ack := e.streamState()
+		return msgs == 0 && pending == 0 && ack == 0
+	})
+	entry, err := e.ledger.Get(context.Background(), LedgerKey(DefaultProducer, id))
+	if err != nil || entry == nil || entry.State != LedgerDone || !entry.Undeliverable {
+		t.Errorf("ledger entry %+v (%v); want done and undeliverable", entry, err)
+	}
+	if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeOK, "", DefaultProducer)); got != 0 {
+		t.Errorf("an undelivered result was counted ok %v times", got)
+	}
+	if n := e.signRequests() - before; n != e.net.Threshold() {
+		t.Errorf("%d node requests, want %d (one signing; the retry republishes)", n, e.net.Threshold())
+	}
 }
