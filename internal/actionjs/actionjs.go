@@ -53,7 +53,12 @@ type VM struct {
 	// baseline is a snapshot of the objects a run could change.
 	baseline []objSnapshot
 	dirty    bool
+	uses     int
 }
+
+// Fresh reports whether vm has not been used by a run before (it was just
+// made: callers that measure heap growth collect garbage first).
+func (vm *VM) Fresh() bool { return vm.uses == 0 }
 
 type objSnapshot struct {
 	obj   *goja.Object
@@ -99,6 +104,8 @@ func (p *Pool) Release(vm *VM) {
 		return
 	}
 	vm.console = nil
+	vm.uses++
+	vm.R.SetPromiseRejectionTracker(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.idle) < p.maxIdle {
