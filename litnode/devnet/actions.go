@@ -130,6 +130,10 @@ type actionRun struct {
 // an async function (top-level await); the memory limit is measured on the
 // process's Go heap, so actions running at the same time share it.
 func runAction(spec actionSpec) (res actionResult) {
+	// A run counts as running from before it takes a VM: making one (ethers
+	// loaded) grows the heap that the watchdogs of concurrent runs measure.
+	runningActions.Add(1)
+	defer runningActions.Add(-1)
 	pooled, err := actionjs.Shared().Acquire()
 	if err != nil {
 		return actionResult{outcome: actionAborted, err: "could not start the action runtime: " + err.Error()}
@@ -237,8 +241,6 @@ func compileAction(name, code string) (*goja.Program, error) {
 // well-behaved actions do not trip each other, while a hog, which grows
 // without bound, still does.
 func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
-	runningActions.Add(1)
-	defer runningActions.Add(-1)
 	timer := time.NewTimer(spec.timeout)
 	defer timer.Stop()
 	tick := time.NewTicker(memSampleEvery)
