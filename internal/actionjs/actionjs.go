@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dop251/goja"
 )
@@ -135,8 +136,17 @@ func (vm *VM) MarkDirty() { vm.dirty = true }
 // SetConsole routes console.* of the VM to fn until Release.
 func (vm *VM) SetConsole(fn func(level, line string) error) { vm.console = fn }
 
+// created counts the VMs made in this process.
+var created atomic.Int64
+
+// Created returns how many VMs this process has made. A memory watchdog that
+// measures the process heap re-bases when it changes: a new VM (ethers
+// loaded) is not any run's allocation.
+func Created() int64 { return created.Load() }
+
 // NewVM makes a VM with the globals of the package doc.
 func NewVM() (*VM, error) {
+	defer created.Add(1)
 	prg, err := ethersProgram()
 	if err != nil {
 		return nil, fmt.Errorf("actionjs: compiling ethers: %w", err)

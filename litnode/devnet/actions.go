@@ -246,6 +246,10 @@ func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
 	tick := time.NewTicker(memSampleEvery)
 	defer tick.Stop()
 	base := heapLive()
+	// A VM made by any run (ethers loaded) shows up in the live heap after
+	// the next collection; re-base then, so it does not count as this
+	// run's growth.
+	vms, rebaseAfter := actionjs.Created(), int64(-1)
 	for {
 		select {
 		case <-done:
@@ -257,6 +261,12 @@ func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
 			vm.Interrupt(&interruption{actionTimedOut, fmt.Sprintf("Lit Action timed out after %s", spec.timeout)})
 			return
 		case <-tick.C:
+			if n := actionjs.Created(); n != vms {
+				vms, rebaseAfter = n, gcCycles()
+			}
+			if rebaseAfter >= 0 && gcCycles() > rebaseAfter {
+				base, rebaseAfter = max(base, heapLive()), -1
+			}
 			limit := spec.memLimit
 			for range max(runningActions.Load(), 1) - 1 {
 				limit = satAdd(limit, spec.memLimit)
@@ -306,6 +316,9 @@ func grown(now, base uint64) uint64 {
 
 // heapObjects returns the bytes of heap objects, live or garbage.
 func heapObjects() uint64 { return readMetric("/memory/classes/heap/objects:bytes") }
+
+// gcCycles returns the number of completed collections.
+func gcCycles() int64 { return int64(readMetric("/gc/cycles/total:gc-cycles")) }
 
 // heapLive returns the live heap as of the last garbage collection.
 func heapLive() uint64 { return readMetric("/gc/heap/live:bytes") }
