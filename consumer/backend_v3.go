@@ -258,7 +258,7 @@ func (b *V3Backend) call(ctx context.Context, j *Jobs, msg jetstream.Msg, job Jo
 	b.observe(err)
 	var ve *V3Error
 	ran := err == nil || (errors.As(err, &ve) && ve.Kind == V3ActionFailed)
-	b.Metrics.call(op, v3Outcome(err), producerOf(j, msg), elapsed, ran)
+	b.Metrics.call(op, v3Outcome(err), j.Producers.label(job.Producer), elapsed, ran)
 	if err != nil {
 		if !errors.As(err, &ve) { // a client that does not classify: assume the worst
 			ve = &V3Error{Kind: V3Unavailable, MayHaveRun: true, Message: err.Error()}
@@ -457,20 +457,4 @@ func v3Outcome(err error) string {
 		return string(ve.Kind)
 	}
 	return string(V3Unavailable)
-}
-
-// producerOf returns the producer of a job from its subject
-// <prefix>.jobs.<producer>.<kind>, or "default" for <prefix>.jobs.<kind>.
-func producerOf(j *Jobs, msg jetstream.Msg) string {
-	if msg == nil {
-		return "default"
-	}
-	rest, ok := strings.CutPrefix(msg.Subject(), j.Topology.Prefix+".jobs.")
-	if !ok {
-		return "default"
-	}
-	if p, _, ok := strings.Cut(rest, "."); ok && p != "" {
-		return p
-	}
-	return "default"
 }

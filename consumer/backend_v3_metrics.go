@@ -1,7 +1,6 @@
 package consumer
 
 import (
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,14 +18,7 @@ type V3Metrics struct {
 	overloads   prometheus.Counter
 	waits       prometheus.Counter
 	badSigs     prometheus.Counter
-
-	mu        sync.Mutex
-	producers map[string]bool
 }
-
-// maxProducerLabels bounds the producer label's values; later producers
-// are counted as "other".
-const maxProducerLabels = 64
 
 // NewV3Metrics registers the v3 metrics on reg.
 func NewV3Metrics(reg prometheus.Registerer) *V3Metrics {
@@ -43,7 +35,7 @@ func NewV3Metrics(reg prometheus.Registerer) *V3Metrics {
 		}, []string{"op"}),
 		billed: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "litsignd_v3_action_billed_seconds_total",
-			Help: "Lit v3 action seconds billed, as the service bills them (max(1, whole seconds) per run that executed), by producer; 1 s = 1 US cent.",
+			Help: "Lit v3 action seconds billed, as the service bills them (max(1, whole seconds) per run that executed), by producer (configured producers; any other as other); 1 s = 1 US cent.",
 		}, []string{"producer"}),
 		balance: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "litsignd_v3_balance_cents",
@@ -65,7 +57,6 @@ func NewV3Metrics(reg prometheus.Registerer) *V3Metrics {
 			Name: "litsignd_v3_invalid_signatures_total",
 			Help: "Signatures from the v3 signing action that did not recover to the PKP (never published).",
 		}),
-		producers: map[string]bool{},
 	}
 }
 
@@ -76,26 +67,13 @@ func (m *V3Metrics) call(op, outcome, producer string, d time.Duration, ran bool
 	m.calls.WithLabelValues(op, outcome).Inc()
 	m.duration.WithLabelValues(op).Observe(d.Seconds())
 	if ran {
-		m.billed.WithLabelValues(m.producerLabel(producer)).Add(float64(BilledSeconds(d)))
+		m.billed.WithLabelValues(producer).Add(float64(BilledSeconds(d)))
 	}
 }
 
 // BilledSeconds is what the service bills for a run of duration d: whole
 // elapsed seconds, at least one (docs/lit-v3.md §6).
 func BilledSeconds(d time.Duration) int64 { return max(1, int64(d/time.Second)) }
-
-func (m *V3Metrics) producerLabel(p string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.producers[p] {
-		return p
-	}
-	if len(m.producers) >= maxProducerLabels {
-		return "other"
-	}
-	m.producers[p] = true
-	return p
-}
 
 // SetBalance records an account's credit.
 func (m *V3Metrics) SetBalance(account string, cents int64) {

@@ -244,7 +244,7 @@ func (e *v3Env) v3JobResult(kind string, body map[string]any) Result {
 	id := e.newID("v3")
 	body["id"] = id
 	b, _ := json.Marshal(body)
-	sub := e.subscribe(e.topo.ResultSubject(id))
+	sub := e.subscribe(e.resultSubject(id))
 	e.publish(kind, b, id, nil)
 	r, _ := awaitResult(e.t, sub, 20*time.Second)
 	return r

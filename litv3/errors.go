@@ -206,9 +206,13 @@ func decodeErrorBody(body []byte) (code, msg, fix string) {
 	return "", t, ""
 }
 
-// classify turns a non-200 answer into an *Error (docs/lit-v3.md §2.5,
-// §3.6). action says whether the call was /lit_action (else nothing can
-// have run).
+// Classify turns a non-200 answer into an *Error (docs/lit-v3.md §2.5,
+// §3.6), for callers that make their own requests. action says whether the
+// call was /lit_action (else nothing can have run).
+func Classify(op string, status int, body []byte, h http.Header, action bool) *Error {
+	return classify(op, status, body, h, action)
+}
+
 func classify(op string, status int, body []byte, h http.Header, action bool) *Error {
 	code, msg, fix := decodeErrorBody(body)
 	e := &Error{Op: op, Status: status, Code: code, Message: msg, Fix: fix, RequestID: h.Get("X-Request-Id")}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/litsignd/litsignd/consumer"
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -68,38 +68,33 @@ func readDevV3(path string) (*devV3, error) {
 }
 
 // v3Commands are the subcommands of `litsign v3`.
-func v3Commands() map[string]command {
-	return map[string]command{
-		"action-cid": {"print the IPFS CID of litsignd's signing action (add it to the usage key's group)", cmdV3ActionCID},
-		"hand-off":   {"seal a usage key to litsignd and hand it off for a PKP", cmdV3HandOff},
-		"revoke":     {"revoke the v3 credential stored for a PKP (proves knowledge of the key)", cmdV3Revoke},
-		"check":      {"run a no-op action and one signature against the service and verify it locally (costs ~2 cents)", cmdV3Check},
-	}
+var v3Commands = []command{
+	{"v3 action-cid", "[--source]", 0, "print the IPFS CID of litsignd's signing action (add it to the usage key's group)", cmdV3ActionCID},
+	{"v3 hand-off", "--pkp 0x<address> --usage-key-file FILE --group-id N", 0, "seal a usage key to litsignd and hand it off for a PKP", cmdV3HandOff},
+	{"v3 revoke", "--pkp 0x<address> --usage-key-file FILE", 0, "revoke the v3 credential stored for a PKP (proves knowledge of the key)", cmdV3Revoke},
+	{"v3 check", "--url URL --usage-key-file FILE --pkp 0x<address>", 0, "run a no-op action and one signature against the service and verify it locally (about 2 cents)", cmdV3Check},
 }
 
 // cmdV3 dispatches `litsign v3 <subcommand>`.
 func cmdV3(ctx context.Context, e env, args []string) (int, error) {
-	cmds := v3Commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		names := make([]string, 0, len(cmds))
-		for n := range cmds {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		fmt.Fprintln(e.stderr, "usage: litsign v3 <command> [flags]")
-		for _, n := range names {
-			fmt.Fprintf(e.stderr, "  %-12s %s\n", n, cmds[n].summary)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		w := e.stdout
+		fmt.Fprintln(w, "usage: litsign v3 <command> [flags]")
+		fmt.Fprintln(w)
+		for _, c := range v3Commands {
+			fmt.Fprintf(w, "  %-12s %s\n", strings.TrimPrefix(c.name, "v3 "), c.summary)
 		}
 		if len(args) == 0 {
-			return 2, errors.New("no v3 command")
+			return 2, cli.Usagef("no v3 command given")
 		}
 		return 0, nil
 	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		return 2, fmt.Errorf("unknown v3 command %q", args[0])
+	for i := range v3Commands {
+		if v3Commands[i].name == "v3 "+args[0] {
+			return runCommand(ctx, e, &v3Commands[i], args[1:])
+		}
 	}
-	return c.run(ctx, e, args[1:])
+	return 2, cli.Usagef("unknown v3 command %q", args[0])
 }
 
 func cmdV3ActionCID(_ context.Context, e env, args []string) (int, error) {

@@ -98,7 +98,7 @@ func TestV3KilledMidLoad(t *testing.T) {
 		cid, _ := litv3.CID(code)
 		codes[id] = cid
 		body, _ := json.Marshal(map[string]any{"id": id, "pkpPublicKey": addr, "code": code, "jsParams": map[string]any{"pkpId": addr}})
-		m := nats.NewMsg("lit.jobs.execute-js")
+		m := nats.NewMsg("lit.jobs.kill.execute-js")
 		m.Header.Set("Nats-Msg-Id", id)
 		m.Data = body
 		if _, err := h.js.PublishMsgAsync(m); err != nil {

@@ -154,18 +154,19 @@ func (d *v3Dev) event(ok func(consumer.DelegationEvent) bool) consumer.Delegatio
 	return consumer.DelegationEvent{}
 }
 
-// job publishes a job on lit.jobs.<kind> and waits for its one result.
+// job publishes a job on lit.jobs.e2e.<kind> (producer e2e) and waits for
+// its one result on lit.results.e2e.<id>.
 func (d *v3Dev) job(kind string, body map[string]any) consumer.Result {
 	d.t.Helper()
 	id := fmt.Sprintf("v3e2e-%d", time.Now().UnixNano())
 	body["id"] = id
 	b, _ := json.Marshal(body)
-	sub, err := d.nc.SubscribeSync("lit.results." + id)
+	sub, err := d.nc.SubscribeSync("lit.results.e2e." + id)
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	m := nats.NewMsg("lit.jobs." + kind)
+	m := nats.NewMsg("lit.jobs.e2e." + kind)
 	m.Data = b
 	m.Header.Set("Nats-Msg-Id", id)
 	if _, err := d.js.PublishMsg(context.Background(), m); err != nil {

@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dop251/goja"
 )
@@ -53,7 +54,12 @@ type VM struct {
 	// baseline is a snapshot of the objects a run could change.
 	baseline []objSnapshot
 	dirty    bool
+	uses     int
 }
+
+// Fresh reports whether vm has not been used by a run before (it was just
+// made: callers that measure heap growth collect garbage first).
+func (vm *VM) Fresh() bool { return vm.uses == 0 }
 
 type objSnapshot struct {
 	obj   *goja.Object
@@ -99,6 +105,8 @@ func (p *Pool) Release(vm *VM) {
 		return
 	}
 	vm.console = nil
+	vm.uses++
+	vm.R.SetPromiseRejectionTracker(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.idle) < p.maxIdle {
@@ -128,8 +136,17 @@ func (vm *VM) MarkDirty() { vm.dirty = true }
 // SetConsole routes console.* of the VM to fn until Release.
 func (vm *VM) SetConsole(fn func(level, line string) error) { vm.console = fn }
 
+// created counts the VMs made in this process.
+var created atomic.Int64
+
+// Created returns how many VMs this process has made. A memory watchdog that
+// measures the process heap re-bases when it changes: a new VM (ethers
+// loaded) is not any run's allocation.
+func Created() int64 { return created.Load() }
+
 // NewVM makes a VM with the globals of the package doc.
 func NewVM() (*VM, error) {
+	defer created.Add(1)
 	prg, err := ethersProgram()
 	if err != nil {
 		return nil, fmt.Errorf("actionjs: compiling ethers: %w", err)

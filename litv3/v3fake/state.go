@@ -216,6 +216,20 @@ func (s *Server) CreateWallet(accountKey litv3.UsageKey) (common.Address, error)
 	return w.addr, nil
 }
 
+// ImportWallet registers a wallet with a given key (as "Wallet"), for tests
+// that need known vectors (docs/lit-v3.md §4.4).
+func (s *Server) ImportWallet(accountKey litv3.UsageKey, key *ecdsa.PrivateKey) (common.Address, error) {
+	w := &wallet{addr: crypto.PubkeyToAddress(key.PublicKey), key: key, name: "Wallet", description: "Wallet"}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.accountOf(accountKey)
+	if err != nil {
+		return common.Address{}, err
+	}
+	a.wallets = append(a.wallets, w)
+	return w.addr, nil
+}
+
 // WalletKey returns a wallet's private key (tests check signatures with it).
 func (s *Server) WalletKey(addr common.Address) (*ecdsa.PrivateKey, bool) {
 	s.mu.Lock()
