@@ -35,18 +35,19 @@ type config struct {
 	skipAttestation  bool
 	litTimeout       time.Duration
 
-	kekFile       string
-	replicas      int
-	subjectPrefix string
-	metricsListen string
-	logLevel      string
-	expiringLead  time.Duration
-	workers       int
-	sessionTTL    time.Duration
-	drainTimeout  time.Duration
-	jobMaxDeliver int
-	jobAckWait    time.Duration
-	maxAckPending int
+	kekFile          string
+	rotateSealingKey bool
+	replicas         int
+	subjectPrefix    string
+	metricsListen    string
+	logLevel         string
+	expiringLead     time.Duration
+	workers          int
+	sessionTTL       time.Duration
+	drainTimeout     time.Duration
+	jobMaxDeliver    int
+	jobAckWait       time.Duration
+	maxAckPending    int
 
 	devInfo     string
 	devnetNodes int
@@ -87,6 +88,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.litTimeout, "lit-timeout", 45*time.Second, "timeout of one Lit node request")
 
 	fs.StringVar(&cfg.kekFile, "kek-file", "", "key-encryption key file (lines <id>:<64 hex>; first is current); required outside dev mode")
+	fs.BoolVar(&cfg.rotateSealingKey, "rotate-sealing-key", false, "replace a sealing public key published by another KEK (after litsignd kek rotate); without it litsignd refuses to start")
 	fs.IntVar(&cfg.replicas, "replicas", 1, "JetStream replicas of the streams and buckets litsignd creates")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", "lit", "prefix of every litsignd subject")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "127.0.0.1:9464", "HOST:PORT of /metrics, /healthz and /readyz")
