@@ -22,6 +22,7 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/buildinfo"
 	"github.com/litsignd/litsignd/internal/jsapi"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
@@ -34,15 +35,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "kek" {
 		return runKEK(args[1:], stdout, stderr)
 	}
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := parseConfig(args, getenv, stdout)
 	if errors.Is(err, errUsage) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	level, _ := parseLevel(cfg.logLevel)
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(cfg, stderr)
 
 	// Start-up order: everything that can be checked offline first (KEK,
 	// Lit network settings, NATS credentials), then the ports are bound,
@@ -79,8 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litsignd_build_info", Help: "litsignd version."}, []string{"version"})
-	buildInfo.WithLabelValues(version).Set(1)
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litsignd_build_info", Help: "litsignd version, Go version and VCS revision (as litsignd --version prints them)."}, buildinfo.LabelNames())
+	buildInfo.WithLabelValues(buildinfo.Read(version).LabelValues()...).Set(1)
 	reg.MustRegister(buildInfo)
 
 	// NATS: embedded unless --nats-url.
