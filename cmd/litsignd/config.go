@@ -39,6 +39,7 @@ type config struct {
 	replicas      int
 	subjectPrefix string
 	metricsListen string
+	pprofListen   string
 	logLevel      string
 	expiringLead  time.Duration
 	workers       int
@@ -90,6 +91,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.replicas, "replicas", 1, "JetStream replicas of the streams and buckets litsignd creates")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", "lit", "prefix of every litsignd subject")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "127.0.0.1:9464", "HOST:PORT of /metrics, /healthz and /readyz")
+	fs.StringVar(&cfg.pprofListen, "pprof-listen", "", "loopback HOST:PORT of net/http/pprof (/debug/pprof/); empty (the default) serves none")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&cfg.expiringLead, "expiring-lead", 5*time.Minute, "how long before a delegation expires the expiring event is sent")
 	fs.IntVar(&cfg.workers, "workers", 256, "jobs in flight per replica")
@@ -150,6 +152,9 @@ func (c *config) validate() error {
 	}
 	if c.subjectPrefix == "" || strings.ContainsAny(c.subjectPrefix, " *>") {
 		return fmt.Errorf("--subject-prefix %q is not a valid subject prefix", c.subjectPrefix)
+	}
+	if err := checkPprofListen(c.pprofListen); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err

@@ -233,6 +233,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	if cfg.pprofListen != "" {
+		pln, err := net.Listen("tcp", cfg.pprofListen)
+		if err != nil {
+			return fmt.Errorf("--pprof-listen: %w", err)
+		}
+		g.Go(func() error { return servePprof(gctx, pln, logger) })
+	}
 	g.Go(func() error { lit.WatchEpoch(gctx, 15*time.Second); return nil })
 	g.Go(func() error {
 		// Connect eagerly, retrying until the network answers.
