@@ -35,19 +35,20 @@ type config struct {
 	skipAttestation  bool
 	litTimeout       time.Duration
 
-	kekFile       string
-	replicas      int
-	subjectPrefix string
-	metricsListen string
-	pprofListen   string
-	logLevel      string
-	expiringLead  time.Duration
-	workers       int
-	sessionTTL    time.Duration
-	drainTimeout  time.Duration
-	jobMaxDeliver int
-	jobAckWait    time.Duration
-	maxAckPending int
+	kekFile        string
+	replicas       int
+	subjectPrefix  string
+	metricsListen  string
+	pprofListen    string
+	hotDelegations int
+	logLevel       string
+	expiringLead   time.Duration
+	workers        int
+	sessionTTL     time.Duration
+	drainTimeout   time.Duration
+	jobMaxDeliver  int
+	jobAckWait     time.Duration
+	maxAckPending  int
 
 	devInfo     string
 	devnetNodes int
@@ -92,6 +93,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", "lit", "prefix of every litsignd subject")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "127.0.0.1:9464", "HOST:PORT of /metrics, /healthz and /readyz")
 	fs.StringVar(&cfg.pprofListen, "pprof-listen", "", "loopback HOST:PORT of net/http/pprof (/debug/pprof/); empty (the default) serves none")
+	fs.IntVar(&cfg.hotDelegations, "hot-delegations", 10000, "delegations kept unsealed in memory per replica (LRU); others are read from the bucket on use")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&cfg.expiringLead, "expiring-lead", 5*time.Minute, "how long before a delegation expires the expiring event is sent")
 	fs.IntVar(&cfg.workers, "workers", 256, "jobs in flight per replica")
@@ -152,6 +154,9 @@ func (c *config) validate() error {
 	}
 	if c.subjectPrefix == "" || strings.ContainsAny(c.subjectPrefix, " *>") {
 		return fmt.Errorf("--subject-prefix %q is not a valid subject prefix", c.subjectPrefix)
+	}
+	if c.hotDelegations < 1 {
+		return fmt.Errorf("--hot-delegations %d: want at least 1", c.hotDelegations)
 	}
 	if err := checkPprofListen(c.pprofListen); err != nil {
 		return err

@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
 		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
-		Logger: logger.With("component", "delegationstore"), Registerer: reg,
+		Logger: logger.With("component", "delegationstore"), Registerer: reg, HotDelegations: cfg.hotDelegations,
 		OnEvent: func(ev delegationstore.Event) {
 			exp := ev.Expiration.UTC()
 			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
