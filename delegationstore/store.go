@@ -427,7 +427,7 @@ func (s *Store) Put(ctx context.Context, h *litnode.HandOff) (PutResult, error) 
 		return PutResult{}, errors.New("put delegation: hand-off without PKP or session key")
 	}
 	key := h.PKP.Hex()
-	d, err := litnode.ParseDelegation(h.Delegation)
+	d, err := h.ParseDelegation()
 	if err != nil {
 		s.metrics.put(putInvalid)
 		return PutResult{}, fmt.Errorf("put delegation for %s: %w", key, err)
