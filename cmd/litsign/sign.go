@@ -135,6 +135,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	kind := fs.String("kind", "pkp-sign", "job kind: pkp-sign or execute-js")
 	code := fs.String("code", "", "execute-js: action source (JavaScript)")
 	replyPrefix := fs.String("reply-prefix", "", "receive results on <prefix>.<job id> instead of a private _INBOX")
+	metricsURL := fs.String("metrics-url", "", "litsignd /metrics URL(s), comma-separated: also report the daemons' CPU per job")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -149,11 +150,13 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 		return 1, err
 	}
 	defer nc.Close()
+	cpu := newCPUProbe(ctx, *metricsURL)
 	res, err := runBench(ctx, nc, benchSpec{subject: c.topology().JobSubject(*kind), kind: *kind, pkp: *pkpHex, code: *code, jobs: *jobs, conc: *conc, timeout: c.timeout, replyPrefix: *replyPrefix}, e.stderr)
 	if err != nil {
 		return 1, err
 	}
 	fmt.Fprint(e.stdout, res.String())
+	cpu.report(ctx, e.stdout, res.jobs-res.lost)
 	if res.errors > 0 {
 		return 1, fmt.Errorf("%d jobs ended with an error result", res.errors)
 	}
