@@ -27,6 +27,12 @@ type nodeCall struct {
 	body any // the plaintext request object
 }
 
+// jsonAppender is a request body that writes its own JSON, without
+// reflection; ok false means "use encoding/json".
+type jsonAppender interface {
+	appendJSON(b []byte) (out []byte, ok bool)
+}
+
 // nodeReply is one node's answer: the GenericResponse data, or an error.
 type nodeReply struct {
 	node string
@@ -61,9 +67,18 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	fail := func(status int, err error, class error) error {
 		return &NodeError{Op: op, Node: url, Status: status, Err: err, class: class, CorrelationID: requestID}
 	}
-	plaintext, err := json.Marshal(call.body)
-	if err != nil {
-		return nil, fail(0, err, ErrBadRequest)
+	var plaintext []byte
+	var err error
+	if a, ok := call.body.(jsonAppender); ok {
+		plaintext, ok = a.appendJSON(make([]byte, 0, 4096))
+		if !ok {
+			plaintext = nil
+		}
+	}
+	if plaintext == nil {
+		if plaintext, err = json.Marshal(call.body); err != nil {
+			return nil, fail(0, err, ErrBadRequest)
+		}
 	}
 	var jit *e2eeChannel
 	if c.FreshE2EEKeys || call.node.e2ee == nil {
@@ -91,10 +106,19 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 		return nil, fail(0, err, ErrNodeUnavailable)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
+	buf := responseBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			responseBuffers.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 32<<20)); err != nil {
 		return nil, fail(resp.StatusCode, err, ErrNodeUnavailable)
 	}
+	// raw is only read below: everything kept from it is copied (strings,
+	// json.RawMessage), so the buffer can be reused once post returns.
+	raw := buf.Bytes()
 
 	// An encrypted answer (success or most failures), or a plain one when the
 	// node could not decrypt (§3 response shapes, §5.5).
@@ -130,6 +154,9 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	}
 	return g.Data, nil
 }
+
+// responseBuffers are reused to read node responses.
+var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // lazyChannel is a node connection's reusable E2EE channel, made on first
 // use.

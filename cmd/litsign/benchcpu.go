@@ -19,8 +19,14 @@ import (
 type cpuProbe struct {
 	urls   []string
 	client *http.Client
-	start  float64
+	start  daemonCounters
 	err    error
+}
+
+// daemonCounters are the counters the probe reads, summed over daemons.
+// mallocs and allocBytes are 0 when a daemon does not export Go's memstats.
+type daemonCounters struct {
+	cpu, mallocs, allocBytes float64
 }
 
 // newCPUProbe reads the starting CPU of the daemons at the comma-separated
@@ -39,15 +45,17 @@ func newCPUProbe(ctx context.Context, urls string) *cpuProbe {
 	return p
 }
 
-// read sums process_cpu_seconds_total over the probe's URLs.
-func (p *cpuProbe) read(ctx context.Context) (float64, error) {
-	var sum float64
+// read sums the counters over the probe's URLs.
+func (p *cpuProbe) read(ctx context.Context) (daemonCounters, error) {
+	var sum daemonCounters
 	for _, u := range p.urls {
-		v, err := readProcessCPU(ctx, p.client, u)
+		v, err := readDaemonCounters(ctx, p.client, u)
 		if err != nil {
-			return 0, err
+			return daemonCounters{}, err
 		}
-		sum += v
+		sum.cpu += v.cpu
+		sum.mallocs += v.mallocs
+		sum.allocBytes += v.allocBytes
 	}
 	return sum, nil
 }
@@ -65,35 +73,50 @@ func (p *cpuProbe) report(ctx context.Context, w io.Writer, jobs int) {
 		fmt.Fprintf(w, "daemon CPU:  unavailable (%v)\n", err)
 		return
 	}
-	cpu := end - p.start
+	cpu := end.cpu - p.start.cpu
+	n := float64(max(jobs, 1))
 	fmt.Fprintf(w, "daemon CPU:  %.2f s for %d jobs = %.3f ms/job (process_cpu_seconds_total of %d daemon(s); includes everything those processes did meanwhile)\n",
-		cpu, jobs, 1000*cpu/float64(max(jobs, 1)), len(p.urls))
+		cpu, jobs, 1000*cpu/n, len(p.urls))
+	if end.mallocs > 0 {
+		fmt.Fprintf(w, "daemon heap: %.0f allocations/job, %.1f KiB/job\n", (end.mallocs-p.start.mallocs)/n, (end.allocBytes-p.start.allocBytes)/n/1024)
+	}
 }
 
-// readProcessCPU fetches one Prometheus endpoint and returns its
-// process_cpu_seconds_total.
-func readProcessCPU(ctx context.Context, client *http.Client, url string) (float64, error) {
+// readDaemonCounters fetches one Prometheus endpoint and returns its
+// process_cpu_seconds_total and, when present, go_memstats_mallocs_total and
+// go_memstats_alloc_bytes_total.
+func readDaemonCounters(ctx context.Context, client *http.Client, url string) (daemonCounters, error) {
+	var c daemonCounters
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, fmt.Errorf("--metrics-url %s: %w", url, err)
+		return c, fmt.Errorf("--metrics-url %s: %w", url, err)
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("--metrics-url: %w", err)
+		return c, fmt.Errorf("--metrics-url: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("--metrics-url %s: HTTP %d", url, resp.StatusCode)
+		return c, fmt.Errorf("--metrics-url %s: HTTP %d", url, resp.StatusCode)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return 0, fmt.Errorf("--metrics-url %s: %w", url, err)
+		return c, fmt.Errorf("--metrics-url %s: %w", url, err)
 	}
-	f, ok := families["process_cpu_seconds_total"]
-	if !ok || len(f.GetMetric()) == 0 || f.GetMetric()[0].GetCounter() == nil {
-		return 0, fmt.Errorf("--metrics-url %s: no process_cpu_seconds_total (is it litsignd's /metrics?)", url)
+	counter := func(name string) (float64, bool) {
+		f, ok := families[name]
+		if !ok || len(f.GetMetric()) == 0 || f.GetMetric()[0].GetCounter() == nil {
+			return 0, false
+		}
+		return f.GetMetric()[0].GetCounter().GetValue(), true
 	}
-	return f.GetMetric()[0].GetCounter().GetValue(), nil
+	var ok bool
+	if c.cpu, ok = counter("process_cpu_seconds_total"); !ok {
+		return c, fmt.Errorf("--metrics-url %s: no process_cpu_seconds_total (is it litsignd's /metrics?)", url)
+	}
+	c.mallocs, _ = counter("go_memstats_mallocs_total")
+	c.allocBytes, _ = counter("go_memstats_alloc_bytes_total")
+	return c, nil
 }
