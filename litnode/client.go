@@ -167,6 +167,10 @@ var defaultHTTPClient = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost: 64,
 	IdleConnTimeout:     90 * time.Second,
 	ForceAttemptHTTP2:   true,
+	// A request (hex ciphertext of a few KiB) and its answer each fit one
+	// buffer: one write and few reads per request instead of one per 4 KiB.
+	WriteBufferSize: 32 << 10,
+	ReadBufferSize:  32 << 10,
 }}
 
 func durationOr(d, def time.Duration) time.Duration {
