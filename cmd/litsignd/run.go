@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -391,6 +392,11 @@ func applyLitOverrides(cfg *config, nc litnode.NetworkConfig) (litnode.NetworkCo
 	}
 	if cfg.litNodes != "" {
 		nc.StaticNodes = strings.Split(cfg.litNodes, ",")
+		for _, n := range nc.StaticNodes {
+			if u, err := url.Parse(n); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nc, fmt.Errorf("--lit-nodes: %q is not an http(s) URL", n)
+			}
+		}
 	}
 	switch cfg.litHTTPProtocol {
 	case "":
