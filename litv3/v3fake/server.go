@@ -98,10 +98,9 @@ type Server struct {
 	cache    map[string]string
 	total    atomic.Int64
 
-	overloaded     atomic.Bool
-	billingOutage  atomic.Bool
-	exhaustMidRun  atomic.Bool
-	requestCounter atomic.Int64
+	overloaded    atomic.Bool
+	billingOutage atomic.Bool
+	newAccounts   newAccountLimiter
 }
 
 // Start serves a fake.
@@ -198,6 +197,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /core/v1/get_lit_action_ipfs_id", s.handleIPFSID)
 	mux.HandleFunc("GET /core/v1/get_node_chain_config", s.handleChainConfig)
 	mux.HandleFunc("GET /health", s.handleHealth)
+	s.writeRoutes(mux)
 	return s.common(mux)
 }
 

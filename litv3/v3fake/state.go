@@ -164,21 +164,7 @@ func (s *Server) SetExecuteInGroups(accountKey, key litv3.UsageKey, groups []uin
 	if !ok {
 		return errors.New("v3fake: no such usage key")
 	}
-	now := s.now()
-	want := map[uint64]bool{}
-	for _, g := range groups {
-		want[g] = true
-		if gr, ok := uk.execute[g]; !ok || !gr.removed.IsZero() {
-			uk.execute[g] = grant{added: now}
-		}
-	}
-	for g, gr := range uk.execute {
-		if !want[g] && gr.removed.IsZero() {
-			gr.removed = now
-			uk.execute[g] = gr
-		}
-	}
-	uk.scopes.ExecuteInGroups = append([]uint64(nil), groups...)
+	s.setExecuteLocked(uk, groups)
 	return nil
 }
 
