@@ -388,7 +388,31 @@ func (s *Server) resolve(key string) (resolved, bool) {
 // holds the CID (or the wildcard) and the key may execute in that group (or
 // in all).
 func (s *Server) canExecute(r resolved, cid common.Hash) bool {
-	return len(s.executableGroups(r, cid)) > 0
+	return s.cached(denialKey{r.hash, cid, common.Address{}}, len(s.executableGroups(r, cid)) > 0)
+}
+
+type denialKey struct {
+	key, cid common.Hash
+	wallet   common.Address
+}
+
+// cached applies Config.StaleDenial to a permission check's answer: a
+// refusal is remembered, and repeated while it is younger than StaleDenial.
+func (s *Server) cached(k denialKey, allowed bool) bool {
+	if s.cfg.StaleDenial <= 0 {
+		return allowed
+	}
+	now := s.now()
+	if at, ok := s.denied[k]; ok {
+		if now.Before(at.Add(s.cfg.StaleDenial)) {
+			return false
+		}
+		delete(s.denied, k)
+	}
+	if !allowed {
+		s.denied[k] = now
+	}
+	return allowed
 }
 
 func (s *Server) executableGroups(r resolved, cid common.Hash) []*group {
@@ -423,12 +447,16 @@ func (s *Server) canUseWallet(r resolved, cid common.Hash, addr common.Address) 
 		return nil, false
 	}
 	now, d := s.now(), s.cfg.PropagationDelay
+	ok := false
 	for _, g := range s.executableGroups(r, cid) {
 		if g.pkps[addr].active(now, d) || g.pkps[common.Address{}].active(now, d) {
-			return w, true
+			ok = true
 		}
 	}
-	return nil, false
+	if !s.cached(denialKey{r.hash, cid, addr}, ok) {
+		return nil, false
+	}
+	return w, true
 }
 
 // KeyString reveals a key (tests hand keys to clients).
