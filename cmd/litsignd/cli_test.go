@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/litsignd/litsignd/internal/cli"
 )
@@ -52,6 +53,11 @@ func TestHelpAndVersion(t *testing.T) {
 			for _, n := range tc.not {
 				if strings.Contains(out, n) {
 					t.Errorf("stdout has %q", n)
+				}
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if n := utf8.RuneCountInString(line); n > 100 {
+					t.Errorf("help line of %d columns: %q", n, line)
 				}
 			}
 			if strings.Contains(out, "`") {

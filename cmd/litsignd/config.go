@@ -151,7 +151,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet, dev bool) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Environment:")
 	fmt.Fprintln(w, "  Every flag has an environment fallback LITSIGND_<FLAG> (upper case, '-' as '_'), shown in")
-	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE, LITSIGND_NETWORK; the command line wins.")
+	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE; the command line wins.")
 }
 
 // parseConfig parses args ("dev" first selects dev mode) with env
