@@ -66,7 +66,7 @@ func envName(flagName string) string { return cli.EnvName(envPrefix, flagName) }
 // subcommands are litsignd's commands besides running the daemon, in the
 // order the help lists them. A new one is a line here and a case in run.
 var subcommands = []struct{ name, summary string }{
-	{"dev", "embedded NATS, a local Lit network and the daemon, for development (see 'litsignd dev -h')"},
+	{"dev", "embedded NATS, a local Lit network and the daemon, for development"},
 }
 
 // newFlagSet declares the flags of litsignd (dev: of litsignd dev) on fs,
@@ -145,6 +145,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet, dev bool) {
 		for _, c := range subcommands {
 			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 		}
+		fmt.Fprintln(w, "Run 'litsignd <command> -h' for a command's flags.")
 	}
 	fmt.Fprintln(w)
 	cli.PrintFlags(w, fs, envPrefix, helpSections()...)
