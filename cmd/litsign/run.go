@@ -290,9 +290,7 @@ func (c *natsFlags) connect() (*nats.Conn, jetstream.JetStream, error) {
 }
 
 func (c *natsFlags) topology() consumer.Topology {
-	t := consumer.DefaultTopology()
-	t.Prefix = c.subjectPrefix
-	return t
+	return consumer.TopologyFor(c.subjectPrefix)
 }
 
 func cmdKeygen(_ context.Context, e env, args []string) (int, error) {

@@ -33,19 +33,20 @@ type config struct {
 	skipAttestation  bool
 	litTimeout       time.Duration
 
-	kekFile       string
-	replicas      int
-	subjectPrefix string
-	metricsListen string
-	logLevel      string
-	logFormat     string
-	expiringLead  time.Duration
-	workers       int
-	sessionTTL    time.Duration
-	drainTimeout  time.Duration
-	jobMaxDeliver int
-	jobAckWait    time.Duration
-	maxAckPending int
+	kekFile          string
+	rotateSealingKey bool
+	replicas         int
+	subjectPrefix    string
+	metricsListen    string
+	logLevel         string
+	logFormat        string
+	expiringLead     time.Duration
+	workers          int
+	sessionTTL       time.Duration
+	drainTimeout     time.Duration
+	jobMaxDeliver    int
+	jobAckWait       time.Duration
+	maxAckPending    int
 
 	devInfo     string
 	devnetNodes int
@@ -67,6 +68,7 @@ func envName(flagName string) string { return cli.EnvName(envPrefix, flagName) }
 // order the help lists them. A new one is a line here and a case in run.
 var subcommands = []struct{ name, summary string }{
 	{"dev", "embedded NATS, a local Lit network and the daemon, for development"},
+	{"kek", "create (kek new) or rotate (kek rotate FILE) a key-encryption key file"},
 }
 
 // newFlagSet declares the flags of litsignd (dev: of litsignd dev) on fs,
@@ -89,6 +91,7 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	cli.DurationVar(fs, &cfg.litTimeout, "lit-timeout", 45*time.Second, "timeout of one Lit node request")
 
 	fs.StringVar(&cfg.kekFile, "kek-file", "", "key-encryption key file (lines <id>:<64 hex>; first is current); required outside dev mode")
+	fs.BoolVar(&cfg.rotateSealingKey, "rotate-sealing-key", false, "replace a sealing public key published by another KEK (after litsignd kek rotate); without it litsignd refuses to start")
 	fs.IntVar(&cfg.replicas, "replicas", 1, "JetStream replicas of the streams and buckets litsignd creates")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", "lit", "prefix of every litsignd subject")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "127.0.0.1:9464", "HOST:PORT of /metrics, /healthz and /readyz")
@@ -189,8 +192,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			buildinfo.Read(version).Print(out, "litsignd")
 			return nil, errUsage
 		case a == "help" && !cfg.dev:
-			if fs.NArg() > 1 && fs.Arg(1) == "dev" {
+			switch fs.Arg(1) {
+			case "dev":
 				return parseConfig([]string{"dev", "-h"}, getenv, out)
+			case "kek":
+				fmt.Fprint(out, kekUsage)
+				return nil, errUsage
 			}
 			return parseConfig([]string{"-h"}, getenv, out)
 		case len(args) > 0 && args[0] == a && !cfg.dev:

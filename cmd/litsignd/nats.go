@@ -25,6 +25,15 @@ func startEmbedded(listen, dir string, logger *slog.Logger) (*server.Server, err
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else {
+		// nats-server reports a busy port only in its log (off here) and
+		// then never becomes ready: try the port first so that a port in
+		// use fails at once with the reason.
+		l, err := net.Listen("tcp", listen)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-listen %s: %w", listen, err)
+		}
+		l.Close()
 	}
 	opts := &server.Options{
 		ServerName: "litsignd-embedded",

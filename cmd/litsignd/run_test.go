@@ -65,13 +65,19 @@ type devInfoT struct {
 // for its description file.
 func startDev(t *testing.T, dataDir string) (*devInfoT, *syncBuffer, func()) {
 	t.Helper()
+	return startDevOut(t, dataDir, io.Discard)
+}
+
+// startDevOut is startDev with the daemon's stdout (the banner) to stdout.
+func startDevOut(t *testing.T, dataDir string, stdout io.Writer) (*devInfoT, *syncBuffer, func()) {
+	t.Helper()
 	info := filepath.Join(dataDir, "info.json")
 	_ = os.Remove(info)
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	args := []string{"dev", "--data-dir", dataDir, "--nats-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--dev-info", info, "--lit-timeout", "3s"}
-	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, logs) }()
+	go func() { done <- run(ctx, args, func(string) string { return "" }, stdout, logs) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if b, err := os.ReadFile(info); err == nil {
@@ -264,7 +270,7 @@ func TestConfigEnvFallback(t *testing.T) {
 	}
 }
 
-func waitHTTP(t *testing.T, url string, status int) {
+func waitHTTP(t testing.TB, url string, status int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
