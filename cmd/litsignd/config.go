@@ -148,6 +148,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet, dev bool) {
 		for _, c := range subcommands {
 			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 		}
+		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Run 'litsignd <command> -h' for a command's flags.")
 	}
 	fmt.Fprintln(w)
