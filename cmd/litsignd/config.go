@@ -69,7 +69,8 @@ func envName(flagName string) string { return cli.EnvName(envPrefix, flagName) }
 // subcommands are litsignd's commands besides running the daemon, in the
 // order the help lists them. A new one is a line here and a case in run.
 var subcommands = []struct{ name, summary string }{
-	{"dev", "embedded NATS, a local Lit network and the daemon, for development (see 'litsignd dev -h')"},
+	{"dev", "embedded NATS, a local Lit network and the daemon, for development"},
+	{"kek", "create (kek new) or rotate (kek rotate FILE) a key-encryption key file"},
 }
 
 // newFlagSet declares the flags of litsignd (dev: of litsignd dev) on fs,
@@ -151,13 +152,15 @@ func printHelp(w io.Writer, fs *flag.FlagSet, dev bool) {
 		for _, c := range subcommands {
 			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Run 'litsignd <command> -h' for a command's flags.")
 	}
 	fmt.Fprintln(w)
 	cli.PrintFlags(w, fs, envPrefix, helpSections()...)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Environment:")
 	fmt.Fprintln(w, "  Every flag has an environment fallback LITSIGND_<FLAG> (upper case, '-' as '_'), shown in")
-	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE, LITSIGND_NETWORK; the command line wins.")
+	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE; the command line wins.")
 }
 
 // parseConfig parses args ("dev" first selects dev mode) with env
@@ -194,8 +197,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			buildinfo.Read(version).Print(out, "litsignd")
 			return nil, errUsage
 		case a == "help" && !cfg.dev:
-			if fs.NArg() > 1 && fs.Arg(1) == "dev" {
+			switch fs.Arg(1) {
+			case "dev":
 				return parseConfig([]string{"dev", "-h"}, getenv, out)
+			case "kek":
+				fmt.Fprint(out, kekUsage)
+				return nil, errUsage
 			}
 			return parseConfig([]string{"-h"}, getenv, out)
 		case len(args) > 0 && args[0] == a && !cfg.dev:
