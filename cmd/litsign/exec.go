@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -28,6 +29,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	params := fs.String("params", "", "jsParams: a JSON object the action reads as jsParams.<key>")
 	delivery := fs.String("delivery", "at-most-once", "at-most-once (never run twice; outcome_unknown instead) or at-least-once")
 	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account)")
+	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -59,6 +61,10 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 		}
 		job["jsParams"] = p
 	}
+	subject, err := jobSubject(c.topology(), *producer, "execute-js")
+	if err != nil {
+		return 2, err
+	}
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
@@ -70,7 +76,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	if *replyPrefix != "" {
 		reply = *replyPrefix + "." + job["id"].(string)
 	}
-	return runJob(ctx, e, nc, c.topology().JobSubject("execute-js"), reply, c.timeout, job)
+	return runJob(ctx, e, nc, subject, reply, c.timeout, job)
 }
 
 // readCode reads the action source from path, or stdin for "-".

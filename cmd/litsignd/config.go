@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/litsignd/litsignd/consumer"
 )
 
 // config is the daemon's configuration, from flags with env fallbacks.
@@ -47,6 +49,8 @@ type config struct {
 	jobMaxDeliver int
 	jobAckWait    time.Duration
 	maxAckPending int
+	producers     string
+	allowDefault  bool
 
 	devInfo     string
 	devnetNodes int
@@ -98,6 +102,8 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.jobMaxDeliver, "job-max-deliver", 5, "deliveries of a job before its last transient failure is final")
 	fs.DurationVar(&cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
 	fs.IntVar(&cfg.maxAckPending, "max-ack-pending", 4096, "jobs in flight over all replicas (the jobs consumer's MaxAckPending)")
+	fs.StringVar(&cfg.producers, "producers", "", "configured producers, comma-separated, each optionally name:inbox-prefix (default inbox prefix _INBOX.); others are accepted but labelled \"other\" in metrics")
+	fs.BoolVar(&cfg.allowDefault, "allow-default-producer", false, "accept jobs on the un-namespaced <prefix>.jobs.<kind> as producer \"default\" (default on in dev)")
 
 	fs.StringVar(&cfg.devInfo, "dev-info", "", "dev: where to write the description JSON (default <data-dir>/dev-info.json)")
 	fs.IntVar(&cfg.devnetNodes, "devnet-nodes", 4, "dev: number of local Lit nodes")
@@ -135,6 +141,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (the only subcommand is dev)", fs.Arg(0))
 	}
+	if cfg.dev {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "allow-default-producer" })
+		if !set {
+			cfg.allowDefault = true
+		}
+	}
 	return cfg, cfg.validate()
 }
 
@@ -153,6 +166,9 @@ func (c *config) validate() error {
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
+	}
+	if _, err := consumer.ParseProducers(c.producers); err != nil {
+		return fmt.Errorf("--producers: %w", err)
 	}
 	return nil
 }
