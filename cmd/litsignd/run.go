@@ -185,7 +185,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	known, _ := consumer.ParseProducers(cfg.producers) // validated
-	producers := consumer.Producers{Known: known, AllowDefault: cfg.allowDefault}
+	producers := consumer.Producers{Known: known, DenyDefault: !cfg.allowDefault}
 	jobs := &consumer.Jobs{
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
 		Topology: topo, Producers: producers, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
