@@ -12,7 +12,9 @@
 //	go test -tags failover -run TestFailover -v ./consumer/
 //
 // FAILOVER_JOBS (default 400) and FAILOVER_RATE (jobs/s, default 50) size
-// each scenario. It is not part of ./test.sh: it runs for minutes and kills
+// each scenario. FAILOVER_PROCESSES=1 runs the servers as real nats-server
+// processes (built from the module with go build): a kill is SIGKILL and
+// the partition is SIGSTOP/SIGCONT of the server. It is not part of ./test.sh: it runs for minutes and kills
 // servers, and on a loaded machine elections take long enough that its
 // timing is not something to gate every change on.
 package consumer
@@ -26,9 +28,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,10 +140,42 @@ type foCluster struct {
 	proxies map[[2]int]*stallProxy // [from, to]
 	mu      sync.Mutex
 	admin   *nats.Conn
+	bin     string      // nats-server binary: real processes
+	procs   []*exec.Cmd // their processes
+}
+
+var (
+	serverBinOnce sync.Once
+	serverBin     string
+	serverBinErr  error
+)
+
+// natsServerBinary builds the module's nats-server once.
+func natsServerBinary(t testing.TB) string {
+	serverBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "failover-bin")
+		if err != nil {
+			serverBinErr = err
+			return
+		}
+		serverBin = filepath.Join(dir, "nats-server")
+		out, err := exec.Command("go", "build", "-o", serverBin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+		if err != nil {
+			serverBinErr = fmt.Errorf("go build nats-server: %v\n%s", err, out)
+		}
+	})
+	if serverBinErr != nil {
+		t.Fatal(serverBinErr)
+	}
+	return serverBin
 }
 
 func startFoCluster(t testing.TB) *foCluster {
 	c := &foCluster{t: t, proxies: map[[2]int]*stallProxy{}}
+	if os.Getenv("FAILOVER_PROCESSES") != "" {
+		c.bin = natsServerBinary(t)
+		c.procs = make([]*exec.Cmd, 3)
+	}
 	for i := range 3 {
 		c.names = append(c.names, fmt.Sprintf("n%d", i+1))
 		c.client = append(c.client, freePort(t))
@@ -191,6 +228,10 @@ func joinComma(s []string) string {
 }
 
 func (c *foCluster) start(i int) {
+	if c.bin != "" {
+		c.startProcess(i)
+		return
+	}
 	s, err := server.NewServer(c.opts(i))
 	if err != nil {
 		c.t.Fatal(err)
@@ -204,7 +245,52 @@ func (c *foCluster) start(i int) {
 	c.mu.Unlock()
 }
 
+// startProcess runs server i as a nats-server process.
+func (c *foCluster) startProcess(i int) {
+	var routes []string
+	for j := range 3 {
+		if j != i {
+			routes = append(routes, "nats-route://"+c.proxies[[2]int{i, j}].addr())
+		}
+	}
+	conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\ncluster { name: fo, listen: 127.0.0.1:%d, routes: [%s] }\n",
+		c.names[i], c.client[i], c.dirs[i], c.cluster[i], joinComma(routes))
+	path := filepath.Join(c.dirs[i], "nats.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command(c.bin, "-c", path)
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.procs[i] = cmd
+	c.mu.Unlock()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", c.client[i])); err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s not listening", c.names[i])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (c *foCluster) stop(i int) {
+	if c.bin != "" {
+		c.mu.Lock()
+		cmd := c.procs[i]
+		c.procs[i] = nil
+		c.mu.Unlock()
+		if cmd != nil {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = cmd.Process.Kill() // SIGKILL
+			_ = cmd.Wait()
+		}
+		return
+	}
 	c.mu.Lock()
 	s := c.srvs[i]
 	c.srvs[i] = nil
@@ -238,8 +324,22 @@ func (c *foCluster) adminConn() *nats.Conn {
 	return c.admin
 }
 
-// partition stalls every route to and from server i.
+// partition stalls every route to and from server i (processes: SIGSTOP
+// or SIGCONT the server itself).
 func (c *foCluster) partition(i int, on bool) {
+	if c.bin != "" {
+		c.mu.Lock()
+		cmd := c.procs[i]
+		c.mu.Unlock()
+		sig := syscall.SIGCONT
+		if on {
+			sig = syscall.SIGSTOP
+		}
+		if cmd != nil {
+			_ = cmd.Process.Signal(sig)
+		}
+		return
+	}
 	for k, p := range c.proxies {
 		if k[0] == i || k[1] == i {
 			p.stalled.Store(on)
@@ -256,7 +356,8 @@ func (c *foCluster) urls() string {
 }
 
 func (c *foCluster) connect(name string) (*nats.Conn, jetstream.JetStream) {
-	nc, err := nats.Connect(c.urls(), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
+	nc, err := nats.Connect(c.urls(), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.PingInterval(2*time.Second), nats.MaxPingsOutstanding(2)) // as litsignd: a hung server is left in seconds
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -613,7 +714,7 @@ func TestFailover(t *testing.T) {
 		}},
 		{"jobs-leader-partitioned", func(c *foCluster, js jetstream.JetStream, _ *atomic.Pointer[func(Job)]) {
 			j := c.leader(js, DefaultTopology().JobsStream)
-			c.t.Logf("partitioning %s, leader of LIT_JOBS, for 8 s", c.names[j])
+			c.t.Logf("partitioning %s, leader of LIT_JOBS, for 8 s (processes: SIGSTOP)", c.names[j])
 			c.partition(j, true)
 			time.Sleep(8 * time.Second)
 			c.partition(j, false)
