@@ -205,9 +205,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	known, _ := consumer.ParseProducers(cfg.producers) // validated
+	producers := consumer.Producers{Known: known, DenyDefault: !cfg.allowDefault}
 	jobs := &consumer.Jobs{
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
-		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
+		Topology: topo, Producers: producers, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
 	}
 
