@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/litsignd/litsignd/consumer"
 )
 
 // cmdExec submits one execute-js job: a Lit Action from a file (--code,
@@ -24,6 +26,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	var act actionFlags
 	act.register(fs)
 	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account)")
+	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -38,6 +41,10 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 		return 2, err
 	}
 	job["id"], job["pkpPublicKey"] = newJobID(), *pkpHex
+	subject, err := jobSubject(c.topology(), *producer, "execute-js")
+	if err != nil {
+		return 2, err
+	}
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
@@ -49,7 +56,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	if *replyPrefix != "" {
 		reply = *replyPrefix + "." + job["id"].(string)
 	}
-	return runJob(ctx, e, nc, c.topology().JobSubject("execute-js"), reply, c.timeout, job)
+	return runJob(ctx, e, nc, subject, reply, c.timeout, job)
 }
 
 // actionFlags say which Lit Action an execute-js job runs and how; exec

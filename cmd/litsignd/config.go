@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/internal/buildinfo"
 	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/internal/natsflags"
@@ -38,6 +39,8 @@ type config struct {
 	replicas         int
 	subjectPrefix    string
 	metricsListen    string
+	pprofListen      string
+	hotDelegations   int
 	logLevel         string
 	logFormat        string
 	expiringLead     time.Duration
@@ -47,6 +50,8 @@ type config struct {
 	jobMaxDeliver    int
 	jobAckWait       time.Duration
 	maxAckPending    int
+	producers        string
+	allowDefault     bool
 
 	v3 v3Config // v3.go
 
@@ -69,7 +74,8 @@ func envName(flagName string) string { return cli.EnvName(envPrefix, flagName) }
 // subcommands are litsignd's commands besides running the daemon, in the
 // order the help lists them. A new one is a line here and a case in run.
 var subcommands = []struct{ name, summary string }{
-	{"dev", "embedded NATS, a local Lit network and the daemon, for development (see 'litsignd dev -h')"},
+	{"dev", "embedded NATS, a local Lit network and the daemon, for development"},
+	{"kek", "create (kek new) or rotate (kek rotate FILE) a key-encryption key file"},
 }
 
 // newFlagSet declares the flags of litsignd (dev: of litsignd dev) on fs,
@@ -96,6 +102,8 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	fs.IntVar(&cfg.replicas, "replicas", 1, "JetStream replicas of the streams and buckets litsignd creates")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", "lit", "prefix of every litsignd subject")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "127.0.0.1:9464", "HOST:PORT of /metrics, /healthz and /readyz")
+	fs.StringVar(&cfg.pprofListen, "pprof-listen", "", "loopback HOST:PORT of net/http/pprof (/debug/pprof/); empty (the default) serves none")
+	fs.IntVar(&cfg.hotDelegations, "hot-delegations", 10000, "delegations kept unsealed in memory per replica (LRU); others are read from the bucket on use")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	defaultFormat := "json"
 	if dev {
@@ -109,6 +117,8 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	fs.IntVar(&cfg.jobMaxDeliver, "job-max-deliver", 5, "deliveries of a job before its last transient failure is final")
 	cli.DurationVar(fs, &cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
 	fs.IntVar(&cfg.maxAckPending, "max-ack-pending", 4096, "jobs in flight over all replicas (the jobs consumer's MaxAckPending)")
+	fs.StringVar(&cfg.producers, "producers", "", "configured producers, comma-separated, each optionally name:inbox-prefix (default inbox prefix _INBOX.); others are accepted but labelled \"other\" in metrics")
+	fs.BoolVar(&cfg.allowDefault, "allow-default-producer", false, "accept jobs on the un-namespaced <prefix>.jobs.<kind> as producer \"default\" (default on in dev)")
 
 	// Defaults that only dev mode reads; flags that only dev mode declares.
 	cfg.devnetNodes, cfg.devnetSeed, cfg.devnetPKPs = 4, "litsignd-devnet", 3
@@ -150,13 +160,15 @@ func printHelp(w io.Writer, fs *flag.FlagSet, dev bool) {
 		for _, c := range subcommands {
 			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Run 'litsignd <command> -h' for a command's flags.")
 	}
 	fmt.Fprintln(w)
 	cli.PrintFlags(w, fs, envPrefix, helpSections()...)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Environment:")
 	fmt.Fprintln(w, "  Every flag has an environment fallback LITSIGND_<FLAG> (upper case, '-' as '_'), shown in")
-	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE, LITSIGND_NETWORK; the command line wins.")
+	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE; the command line wins.")
 }
 
 // parseConfig parses args ("dev" first selects dev mode) with env
@@ -193,14 +205,25 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			buildinfo.Read(version).Print(out, "litsignd")
 			return nil, errUsage
 		case a == "help" && !cfg.dev:
-			if fs.NArg() > 1 && fs.Arg(1) == "dev" {
+			switch fs.Arg(1) {
+			case "dev":
 				return parseConfig([]string{"dev", "-h"}, getenv, out)
+			case "kek":
+				fmt.Fprint(out, kekUsage)
+				return nil, errUsage
 			}
 			return parseConfig([]string{"-h"}, getenv, out)
 		case len(args) > 0 && args[0] == a && !cfg.dev:
 			return nil, cli.WithHint(cli.Usagef("unknown command %q", a), hint)
 		default:
 			return nil, cli.WithHint(cli.Usagef("unexpected argument %q (flags go before arguments; litsignd%s takes none)", a, map[bool]string{true: " dev"}[cfg.dev]), hint)
+		}
+	}
+	if cfg.dev {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "allow-default-producer" })
+		if !set {
+			cfg.allowDefault = true
 		}
 	}
 	if err := cfg.validate(); err != nil {
@@ -222,6 +245,12 @@ func (c *config) validate() error {
 	if c.subjectPrefix == "" || strings.ContainsAny(c.subjectPrefix, " *>") {
 		return fmt.Errorf("--subject-prefix %q is not a valid subject prefix", c.subjectPrefix)
 	}
+	if c.hotDelegations < 1 {
+		return fmt.Errorf("--hot-delegations %d: want at least 1", c.hotDelegations)
+	}
+	if err := checkPprofListen(c.pprofListen); err != nil {
+		return err
+	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
 	}
@@ -230,6 +259,9 @@ func (c *config) validate() error {
 	}
 	if err := c.v3.validate(); err != nil {
 		return err
+	}
+	if _, err := consumer.ParseProducers(c.producers); err != nil {
+		return fmt.Errorf("--producers: %w", err)
 	}
 	return c.nats.Validate()
 }

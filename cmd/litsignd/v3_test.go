@@ -247,7 +247,7 @@ func TestDevV3EndToEnd(t *testing.T) {
   console.log("signing for", pkpId);
   return { sig: await wallet.signMessage(message), hash: ethers.utils.keccak256(ethers.utils.toUtf8Bytes(message)) };
 }`
-	cid, _ := litnode_IPFSCIDv0(code)
+	cid, _ := cidOf(code)
 	if err := d.fake.AddActionToGroup(d.acct, d.group, cid); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestDevV3EndToEnd(t *testing.T) {
 
 	// An action not in the group: scope_denied, and nothing ran or billed.
 	other := `async function main() { return "not allowed"; }`
-	ocid, _ := litnode_IPFSCIDv0(other)
+	ocid, _ := cidOf(other)
 	before, _ := d.fake.Credits(d.acct)
 	wantCode(t, d.job("execute-js", map[string]any{"pkpPublicKey": w.Address, "code": other}), consumer.CodeScopeDenied)
 	if after, _ := d.fake.Credits(d.acct); after != before || d.fake.Runs(ocid) != 0 {
@@ -323,5 +323,4 @@ func waitMetric(t *testing.T, url, name string, ok func(float64) bool) {
 	}
 }
 
-
-func litnode_IPFSCIDv0(code string) (string, error) { return litv3.CID(code) }
+func cidOf(code string) (string, error) { return litv3.CID(code) }
