@@ -165,13 +165,21 @@ type v3Env struct {
 	seal   *SealingKey
 }
 
-func newV3Env(t *testing.T, cfg jobsEnvConfig) *v3Env {
+func newV3Env(t testing.TB, cfg jobsEnvConfig) *v3Env {
 	t.Helper()
 	svc := newMemV3()
-	e := &v3Env{svc: svc}
+	e := newV3EnvWith(t, cfg, svc, svc)
+	e.svc = svc
+	return e
+}
+
+// newV3EnvWith is newV3Env on another service.
+func newV3EnvWith(t testing.TB, cfg jobsEnvConfig, client V3Client, checker V3Checker) *v3Env {
+	t.Helper()
+	e := &v3Env{}
 	cfg.configure = func(j *Jobs) {
 		e.creds = j.Delegations.(*delegationstore.Store).V3()
-		e.v3 = &V3Backend{Credentials: e.creds, Client: svc, GrantWindow: -1, Metrics: NewV3Metrics(prometheus.NewRegistry())}
+		e.v3 = &V3Backend{Credentials: e.creds, Client: client, GrantWindow: -1, Metrics: NewV3Metrics(prometheus.NewRegistry())}
 		j.V3 = e.v3
 	}
 	e.jobsEnv = newJobsEnv(t, cfg)
@@ -181,7 +189,7 @@ func newV3Env(t *testing.T, cfg jobsEnvConfig) *v3Env {
 	}
 	e.seal = seal
 	e.intake = &Intake{Store: e.store, Events: &EventPublisher{JS: e.js, Topology: e.topo}, Topology: e.topo, Sealing: seal,
-		V3: &V3Intake{Store: e.creds, Checker: svc}}
+		V3: &V3Intake{Store: e.creds, Checker: checker}}
 	return e
 }
 
