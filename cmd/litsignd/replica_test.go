@@ -148,13 +148,14 @@ func (h *daemonHarness) delegate() devnet.DevPKP {
 	return p
 }
 
-// publishJobs publishes n pkp-sign jobs whose results go to lit.results.<id>.
+// publishJobs publishes n pkp-sign jobs of producer "replica", whose results
+// go to lit.results.replica.<id>.
 func (h *daemonHarness) publishJobs(p devnet.DevPKP, prefix string, n int) {
 	h.t.Helper()
 	for i := range n {
 		id := fmt.Sprintf("%s-%04d", prefix, i)
-		m := nats.NewMsg("lit.jobs.pkp-sign")
-		m.Header.Set("Nats-Msg-Id", id)
+		m := nats.NewMsg("lit.jobs.replica.pkp-sign")
+		m.Header.Set("Nats-Msg-Id", "replica."+id)
 		m.Data = []byte(`{"id":"` + id + `","pkpPublicKey":"` + p.PublicKey.Hex() + `","toSign":"job ` + id + `"}`)
 		if _, err := h.js.PublishMsgAsync(m); err != nil {
 			h.t.Fatal(err)
