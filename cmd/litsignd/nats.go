@@ -61,6 +61,7 @@ func startEmbedded(listen, dir string, logger *slog.Logger) (*server.Server, err
 func natsOptions(cfg *config, logger *slog.Logger) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name("litsignd"),
+		nats.Timeout(10 * time.Second), // connect: a remote or busy server may need more than the 2 s default
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		// A server that hangs (paused, partitioned with the connection
