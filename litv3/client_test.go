@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -507,5 +509,28 @@ func TestNetworkFailures(t *testing.T) {
 	check(t, err, want{kind: litv3.ErrUnavailable})
 	if !litv3.Retryable(err) {
 		t.Fatalf("a refused connection is not retryable: %v", err)
+	}
+}
+
+// A redirect is not followed: the key is sent only to the configured host,
+// and nothing ran.
+func TestNoRedirects(t *testing.T) {
+	var gotAuth atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			gotAuth.Add(1)
+		}
+	}))
+	defer other.Close()
+	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/core/v1/lit_action", http.StatusTemporaryRedirect)
+	}))
+	defer redir.Close()
+	c, _ := litv3.New(redir.URL, litv3.Options{})
+	k, _ := litv3.KeyFromSecret(bytes.Repeat([]byte{1}, 32))
+	_, err := c.LitAction(context.Background(), k, litv3.ActionRequest{Code: okAction})
+	e := check(t, err, want{status: 307, kind: litv3.ErrUnavailable})
+	if gotAuth.Load() != 0 || !litv3.Retryable(e) {
+		t.Fatalf("redirect followed (%d) or not retryable: %v", gotAuth.Load(), err)
 	}
 }
