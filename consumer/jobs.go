@@ -846,7 +846,15 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 		}
 	}
 	if subject != "" {
-		if err := j.publishResult(ctx, subject, msgID, body); err != nil {
+		if err := j.publishResult(ctx, subject, msgID, body); errors.Is(err, ErrResultRefused) {
+			// No delivery can fix a refusal: the result stays recorded,
+			// flagged, and the job goes.
+			log.Error("result of an exhausted job refused; recorded as undeliverable", "subject", subject, "err", err)
+			if derr == nil && j.Ledger != nil {
+				_ = j.Ledger.MarkUndeliverable(ctx, LedgerKey(job.Producer, job.ID))
+			}
+			j.Metrics.job(metricKind(job.Kind), outcomeUndeliverable, CodeInternal, j.Producers.label(job.Producer), 0)
+		} else if err != nil {
 			retry("publish result of exhausted job", err)
 			return
 		}
