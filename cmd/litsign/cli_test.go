@@ -58,7 +58,7 @@ func TestHelpAndVersion(t *testing.T) {
 			[]string{"--nats-url", "--nats-creds", "--subject-prefix", "NATS connection"}},
 		{"delegations -h", []string{"delegations", "-h"}, []string{"--json", "--nats-tls-ca", "--nats-nkey-file", "--nats-tls-cert", "--nats-tls-key", "--nats-creds", "--nats-user"}, nil},
 		{"bench -h", []string{"bench", "-h"}, []string{"--code string", "file with the action's JavaScript source", "--ipfs", "--params", "--jobs int"}, nil},
-		{"devnet -h", []string{"devnet", "-h"}, []string{"--nodes int"}, []string{"--nats-creds", "--timeout"}},
+		{"devnet -h", []string{"devnet", "-h"}, []string{"--nodes int", "--kek-file"}, []string{"--nats-creds", "--pkp string", "--timeout"}},
 		{"--version", []string{"--version"}, []string{"litsign ", "go version:  " + runtime.Version(), "revision:"}, nil},
 		{"version", []string{"version"}, []string{"litsign ", runtime.Version()}, nil},
 	} {

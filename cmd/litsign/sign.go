@@ -153,6 +153,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	var act actionFlags
 	act.register(fs)
 	replyPrefix := fs.String("reply-prefix", "", "receive results on <prefix>.<job id> instead of a private _INBOX")
+	metricsURL := fs.String("metrics-url", "", "litsignd /metrics URL(s), comma-separated: also report the daemons' CPU per job")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -196,11 +197,13 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	if cli.IsTerminal(e.stderr) {
 		bar = e.stderr
 	}
+	cpu := newCPUProbe(ctx, *metricsURL)
 	res, err := runBench(ctx, nc, spec, bar)
 	if err != nil {
 		return 1, err
 	}
 	fmt.Fprint(e.stdout, res.String())
+	cpu.report(ctx, e.stdout, res.jobs-res.lost)
 	switch {
 	case res.lost > 0 && res.errors > 0:
 		return 1, fmt.Errorf("%d jobs got no result within --timeout and %d ended with an error result", res.lost, res.errors)

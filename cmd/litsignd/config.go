@@ -38,6 +38,8 @@ type config struct {
 	replicas         int
 	subjectPrefix    string
 	metricsListen    string
+	pprofListen      string
+	hotDelegations   int
 	logLevel         string
 	logFormat        string
 	expiringLead     time.Duration
@@ -95,6 +97,8 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	fs.IntVar(&cfg.replicas, "replicas", 1, "JetStream replicas of the streams and buckets litsignd creates")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", "lit", "prefix of every litsignd subject")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "127.0.0.1:9464", "HOST:PORT of /metrics, /healthz and /readyz")
+	fs.StringVar(&cfg.pprofListen, "pprof-listen", "", "loopback HOST:PORT of net/http/pprof (/debug/pprof/); empty (the default) serves none")
+	fs.IntVar(&cfg.hotDelegations, "hot-delegations", 10000, "delegations kept unsealed in memory per replica (LRU); others are read from the bucket on use")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	defaultFormat := "json"
 	if dev {
@@ -225,6 +229,12 @@ func (c *config) validate() error {
 	}
 	if c.subjectPrefix == "" || strings.ContainsAny(c.subjectPrefix, " *>") {
 		return fmt.Errorf("--subject-prefix %q is not a valid subject prefix", c.subjectPrefix)
+	}
+	if c.hotDelegations < 1 {
+		return fmt.Errorf("--hot-delegations %d: want at least 1", c.hotDelegations)
+	}
+	if err := checkPprofListen(c.pprofListen); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err

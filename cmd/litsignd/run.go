@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
 		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
-		Logger: logger.With("component", "delegationstore"), Registerer: reg,
+		Logger: logger.With("component", "delegationstore"), Registerer: reg, HotDelegations: cfg.hotDelegations,
 		OnEvent: func(ev delegationstore.Event) {
 			exp := ev.Expiration.UTC()
 			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -260,6 +260,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	if cfg.pprofListen != "" {
+		pln, err := net.Listen("tcp", cfg.pprofListen)
+		if err != nil {
+			return fmt.Errorf("--pprof-listen: %w", err)
+		}
+		g.Go(func() error { return servePprof(gctx, pln, logger) })
+	}
 	g.Go(func() error { lit.WatchEpoch(gctx, 15*time.Second); return nil })
 	g.Go(func() error {
 		// Connect eagerly, retrying until the network answers.
