@@ -119,9 +119,9 @@ type actionRun struct {
 //     resources, customAuthResource}; LitActions and LitAuth are aliases of
 //     Lit.Actions and Lit.Auth.
 //
-//   - ethers (5.7.2, the published library), atob, btoa and
-//     crypto.getRandomValues, from internal/actionjs, whose pooled VMs the
-//     runs share.
+//   - ethers (5.7.2, the published library, loaded into a VM when an
+//     action first reads it), atob, btoa and crypto.getRandomValues, from
+//     internal/actionjs, whose pooled VMs the runs share.
 //
 // Differences from Lit's Deno runtime: no fetch, timers or the
 // other Lit.Actions functions (those throw "not supported by the devnet");
