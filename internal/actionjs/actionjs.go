@@ -20,7 +20,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/dop251/goja"
 )
@@ -145,16 +144,10 @@ func (vm *VM) MarkDirty() { vm.dirty = true }
 // SetConsole routes console.* of the VM to fn until Release.
 func (vm *VM) SetConsole(fn func(level, line string) error) { vm.console = fn }
 
-// created counts the VMs made and the ethers loads in this process.
-var created atomic.Int64
-
-// Created returns how many VMs this process has made or loaded ethers into.
-// A memory watchdog that measures the process heap re-bases when it
-// changes: a new VM, or the library loaded, is not a run's allocation.
-func Created() int64 { return created.Load() }
-
 // NewVM makes a VM with the globals of the package doc.
 func NewVM() (*VM, error) {
+	beginStep()
+	defer endStep()
 	if _, err := ethersProgram(); err != nil {
 		return nil, fmt.Errorf("actionjs: compiling ethers: %w", err)
 	}
@@ -210,7 +203,6 @@ func NewVM() (*VM, error) {
 		return nil, err
 	}
 	vm.snapshot()
-	created.Add(1)
 	return vm, nil
 }
 
@@ -227,6 +219,8 @@ func (vm *VM) loadEthers() (goja.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	beginStep()
+	defer endStep()
 	g := vm.R.GlobalObject()
 	if err := g.Delete("ethers"); err != nil {
 		return nil, err
@@ -236,7 +230,6 @@ func (vm *VM) loadEthers() (goja.Value, error) {
 		return nil, fmt.Errorf("actionjs: loading ethers: %w", err)
 	}
 	vm.ethersLoaded = true
-	created.Add(1) // a heap step that is no run's allocation (see Created)
 	v := g.Get("ethers")
 	if len(vm.baseline) > 0 {
 		vm.baseline[0].props["ethers"] = v
