@@ -86,6 +86,18 @@ func (t Topology) EventSubject(event, pkp string) string {
 func (t Topology) JobSubject(kind string) string  { return t.Prefix + ".jobs." + kind }
 func (t Topology) ResultSubject(id string) string { return t.Prefix + ".results." + id }
 
+// ProducerJobSubject is where producer publishes jobs of kind:
+// <prefix>.jobs.<producer>.<kind>.
+func (t Topology) ProducerJobSubject(producer, kind string) string {
+	return t.Prefix + ".jobs." + producer + "." + kind
+}
+
+// JobResultSubject is the default result subject of a producer's job:
+// <prefix>.results.<producer>.<id>.
+func (t Topology) JobResultSubject(producer, id string) string {
+	return t.Prefix + ".results." + producer + "." + id
+}
+
 // SealingKeyKV is the key in DaemonBucket under which litsignd publishes
 // its X25519 sealing public key (hex).
 const SealingKeyKV = "sealing-public-key"

@@ -24,6 +24,20 @@ type HandOff struct {
 	PKP        PKPPublicKey
 	SessionKey *SessionKey
 	Delegation AuthSig
+
+	// siwe is the SIWE message DecodePayload parsed from
+	// Delegation.SignedMessage, reused by ParseDelegation.
+	siwe *SIWEMessage
+}
+
+// ParseDelegation is ParseDelegation(h.Delegation); for a decoded hand-off
+// it reuses the SIWE message decoding already parsed (the grammar check is
+// the costly part).
+func (h *HandOff) ParseDelegation() (*Delegation, error) {
+	if h.siwe != nil && h.siwe.String() == h.Delegation.SignedMessage {
+		return parseDelegationSIWE(h.Delegation, h.siwe)
+	}
+	return ParseDelegation(h.Delegation)
 }
 
 // Stable reasons of EnvelopeError, usable as event and metric labels.
@@ -132,7 +146,7 @@ func DecodePayload(pkpHex string, payload []byte) (*HandOff, error) {
 	if m.URI != key.URI() {
 		return nil, envErr(ReasonSessionURIMismatch, ErrURIMismatch, "delegation URI %s does not name the session key %s", m.URI, key.PublicKey())
 	}
-	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a}, nil
+	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a, siwe: m}, nil
 }
 
 // Encode writes the envelope exactly as the seed's JavaScript does:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -52,8 +53,17 @@ type NodeError struct {
 }
 
 func (e *NodeError) Error() string {
+	s := e.Op + " " + e.Node + e.detail()
+	if e.CorrelationID != "" {
+		s += " [request " + e.CorrelationID + "]"
+	}
+	return s
+}
+
+// detail is what went wrong, without which node and request:
+// ": HTTP 500 Code: message (details): cause".
+func (e *NodeError) detail() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", e.Op, e.Node)
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)
 	}
@@ -67,10 +77,11 @@ func (e *NodeError) Error() string {
 		fmt.Fprintf(&b, " (%s)", strings.Join(e.Details, "; "))
 	}
 	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
-	}
-	if e.CorrelationID != "" {
-		fmt.Fprintf(&b, " [request %s]", e.CorrelationID)
+		cause := e.Err
+		if ue, ok := cause.(*url.Error); ok {
+			cause = ue.Err // "Post <url>": the node is named already
+		}
+		fmt.Fprintf(&b, ": %v", cause)
 	}
 	return b.String()
 }
@@ -154,10 +165,50 @@ type OpError struct {
 	Errs     []error
 }
 
+// Error lists each distinct failure once: nodes usually fail alike (every
+// node runs the same action and throws the same error), so node errors
+// that differ only in the node and request id are one entry naming how
+// many nodes reported it.
 func (e *OpError) Error() string {
-	msgs := make([]string, len(e.Errs))
-	for i, err := range e.Errs {
-		msgs[i] = err.Error()
+	type group struct {
+		first   error
+		op      string
+		n       int
+		request string // the request id all its nodes reported, if one
+	}
+	var groups []*group
+	byDetail := map[string]*group{}
+	for _, err := range e.Errs {
+		ne, ok := err.(*NodeError)
+		if !ok {
+			groups = append(groups, &group{first: err, n: 1})
+			continue
+		}
+		key := ne.Op + ne.detail()
+		if g := byDetail[key]; g != nil {
+			g.n++
+			if g.request != ne.CorrelationID {
+				g.request = ""
+			}
+			continue
+		}
+		g := &group{first: err, op: ne.Op, n: 1, request: ne.CorrelationID}
+		byDetail[key] = g
+		groups = append(groups, g)
+	}
+	msgs := make([]string, len(groups))
+	for i, g := range groups {
+		msgs[i] = g.first.Error()
+		if g.n > 1 {
+			op := g.op + " on "
+			if g.op == e.Op {
+				op = ""
+			}
+			msgs[i] = fmt.Sprintf("%s%d nodes%s", op, g.n, g.first.(*NodeError).detail())
+			if g.request != "" {
+				msgs[i] += " [request " + g.request + "]"
+			}
+		}
 	}
 	return fmt.Sprintf("%s failed after %d attempt(s): %s", e.Op, e.Attempts, strings.Join(msgs, "; "))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/buildinfo"
 	"github.com/litsignd/litsignd/internal/jsapi"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
@@ -34,15 +36,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "kek" {
 		return runKEK(args[1:], stdout, stderr)
 	}
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := parseConfig(args, getenv, stdout)
 	if errors.Is(err, errUsage) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	level, _ := parseLevel(cfg.logLevel)
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(cfg, stderr)
 
 	// Start-up order: everything that can be checked offline first (KEK,
 	// Lit network settings, NATS credentials), then the ports are bound,
@@ -79,8 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litsignd_build_info", Help: "litsignd version."}, []string{"version"})
-	buildInfo.WithLabelValues(version).Set(1)
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litsignd_build_info", Help: "litsignd version, Go version and VCS revision (as litsignd --version prints them)."}, buildinfo.LabelNames())
+	buildInfo.WithLabelValues(buildinfo.Read(version).LabelValues()...).Set(1)
 	reg.MustRegister(buildInfo)
 
 	// NATS: embedded unless --nats-url.
@@ -137,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
 		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
-		Logger: logger.With("component", "delegationstore"), Registerer: reg,
+		Logger: logger.With("component", "delegationstore"), Registerer: reg, HotDelegations: cfg.hotDelegations,
 		OnEvent: func(ev delegationstore.Event) {
 			exp := ev.Expiration.UTC()
 			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -204,9 +205,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	known, _ := consumer.ParseProducers(cfg.producers) // validated
+	producers := consumer.Producers{Known: known, DenyDefault: !cfg.allowDefault}
 	jobs := &consumer.Jobs{
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
-		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
+		Topology: topo, Producers: producers, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
 	}
 
@@ -260,6 +263,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	if cfg.pprofListen != "" {
+		pln, err := net.Listen("tcp", cfg.pprofListen)
+		if err != nil {
+			return fmt.Errorf("--pprof-listen: %w", err)
+		}
+		g.Go(func() error { return servePprof(gctx, pln, logger) })
+	}
 	g.Go(func() error { lit.WatchEpoch(gctx, 15*time.Second); return nil })
 	g.Go(func() error {
 		// Connect eagerly, retrying until the network answers.
@@ -384,6 +394,11 @@ func applyLitOverrides(cfg *config, nc litnode.NetworkConfig) (litnode.NetworkCo
 	}
 	if cfg.litNodes != "" {
 		nc.StaticNodes = strings.Split(cfg.litNodes, ",")
+		for _, n := range nc.StaticNodes {
+			if u, err := url.Parse(n); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nc, fmt.Errorf("--lit-nodes: %q is not an http(s) URL", n)
+			}
+		}
 	}
 	switch cfg.litHTTPProtocol {
 	case "":

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -207,7 +208,7 @@ func TestRunDevStoresDelegationAndSurvivesRestart(t *testing.T) {
 	}
 
 	// Metrics show it.
-	for _, name := range []string{`litsignd_delegations_processed_total{kind="delegation",outcome="stored",reason=""} 1`, "litsignd_delegation_verify_duration_seconds", "litsignd_build_info"} {
+	for _, name := range []string{`litsignd_delegations_processed_total{kind="delegation",outcome="stored",reason=""} 1`, "litsignd_delegation_verify_duration_seconds", `litsignd_build_info{goversion="` + runtime.Version() + `",revision="`} {
 		deadline := time.Now().Add(5 * time.Second)
 		for !strings.Contains(httpGet(t, d.MetricsURL), name) {
 			if time.Now().After(deadline) {
