@@ -54,20 +54,16 @@ type VM struct {
 	// baseline is a snapshot of the objects a run could change.
 	baseline []objSnapshot
 	dirty    bool
-	uses     int
 	// ethersLoaded is set once the ethers global was first read; until
 	// then it is an accessor that loads the library (lazyEthers).
 	ethersLoaded bool
+	warm         bool // Prewarm built ethers' curve tables
 	lazyGetter   goja.Value
 	lazySetter   goja.Value
 }
 
 // EthersLoaded reports whether an action of this VM has used ethers.
 func (vm *VM) EthersLoaded() bool { return vm.ethersLoaded }
-
-// Fresh reports whether vm has not been used by a run before (it was just
-// made: callers that measure heap growth collect garbage first).
-func (vm *VM) Fresh() bool { return vm.uses == 0 }
 
 type objSnapshot struct {
 	obj   *goja.Object
@@ -113,7 +109,6 @@ func (p *Pool) Release(vm *VM) {
 		return
 	}
 	vm.console = nil
-	vm.uses++
 	vm.R.SetPromiseRejectionTracker(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -122,18 +117,29 @@ func (p *Pool) Release(vm *VM) {
 	}
 }
 
-// Prewarm makes n VMs and puts them in the pool, using ethers' secp256k1 once
-// in each so the first signing run does not pay for it.
+// Prewarm makes sure the pool holds n VMs (at most its idle limit) with
+// ethers loaded and its secp256k1 tables built, so the first signing runs do
+// not pay for them. VMs already warm are not warmed again.
 func (p *Pool) Prewarm(n int) error {
-	for range n {
-		vm, err := NewVM()
+	vms := make([]*VM, 0, n)
+	defer func() {
+		for _, vm := range vms {
+			p.Release(vm)
+		}
+	}()
+	for range min(n, p.maxIdle) {
+		vm, err := p.Acquire()
 		if err != nil {
 			return err
+		}
+		vms = append(vms, vm)
+		if vm.warm {
+			continue
 		}
 		if _, err := vm.R.RunString(`ethers.utils.computePublicKey("0x0000000000000000000000000000000000000000000000000000000000000001")`); err != nil {
 			return err
 		}
-		p.Release(vm)
+		vm.warm = true
 	}
 	return nil
 }
