@@ -30,11 +30,12 @@ var natsServers = []string{"nats-1", "nats-2", "nats-3"}
 // Dev passwords of the users of nats/accounts.conf (docker-compose.yml
 // passes the daemon's; the file holds bcrypt hashes of all of them).
 var devPasswords = map[string]string{
-	"daemon":   "daemon-dev-password",
-	"operator": "operator-dev-password",
-	"client":   "client-dev-password",
-	"producer": "producer-dev-password",
-	"sys":      "sys-dev-password",
+	"daemon":    "daemon-dev-password",
+	"operator":  "operator-dev-password",
+	"client":    "client-dev-password",
+	"producer":  "producer-dev-password",
+	"producer2": "producer2-dev-password",
+	"sys":       "sys-dev-password",
 }
 
 // loadNATSConfig parses a config file of nats/ with nats-server's parser.
@@ -234,7 +235,7 @@ func TestNATSConfigsParse(t *testing.T) {
 					t.Errorf("user %s has no permissions block", u.Username)
 				}
 			}
-			want := map[string]string{"daemon": "LIT", "operator": "LIT", "client": "CLIENTS", "producer": "PRODUCERS", "sys": "SYS"}
+			want := map[string]string{"daemon": "LIT", "operator": "LIT", "client": "CLIENTS", "producer": "PRODUCERS", "producer2": "PRODUCERS", "sys": "SYS"}
 			if fmt.Sprint(users) != fmt.Sprint(want) {
 				t.Errorf("users → accounts %v, want %v", users, want)
 			}
@@ -285,7 +286,7 @@ func TestHelmAccountsInclude(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chart config with %q: %v", inc, err)
 	}
-	if len(o.Users) != 5 || o.SystemAccount != "SYS" {
+	if len(o.Users) != 6 || o.SystemAccount != "SYS" {
 		t.Errorf("the included accounts give %d users, system account %q", len(o.Users), o.SystemAccount)
 	}
 }
@@ -412,7 +413,7 @@ func TestClusterReplicas3SurvivesServerLoss(t *testing.T) {
 		err := within(30*time.Second, func() error {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			ack, err := pjs.Publish(pctx, topo.JobSubject(consumer.KindPKPSign), []byte(body), jetstream.WithMsgID(id))
+			ack, err := pjs.Publish(pctx, topo.ProducerJobSubject("producer", consumer.KindPKPSign), []byte(body), jetstream.WithMsgID(id))
 			if err == nil && ack.Duplicate {
 				duplicates++ // a retry of a publish whose ack was lost: deduplicated
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/internal/buildinfo"
 	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/internal/natsflags"
@@ -49,6 +50,8 @@ type config struct {
 	jobMaxDeliver    int
 	jobAckWait       time.Duration
 	maxAckPending    int
+	producers        string
+	allowDefault     bool
 
 	devInfo     string
 	devnetNodes int
@@ -112,6 +115,8 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	fs.IntVar(&cfg.jobMaxDeliver, "job-max-deliver", 5, "deliveries of a job before its last transient failure is final")
 	cli.DurationVar(fs, &cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
 	fs.IntVar(&cfg.maxAckPending, "max-ack-pending", 4096, "jobs in flight over all replicas (the jobs consumer's MaxAckPending)")
+	fs.StringVar(&cfg.producers, "producers", "", "configured producers, comma-separated, each optionally name:inbox-prefix (default inbox prefix _INBOX.); others are accepted but labelled \"other\" in metrics")
+	fs.BoolVar(&cfg.allowDefault, "allow-default-producer", false, "accept jobs on the un-namespaced <prefix>.jobs.<kind> as producer \"default\" (default on in dev)")
 
 	// Defaults that only dev mode reads; flags that only dev mode declares.
 	cfg.devnetNodes, cfg.devnetSeed, cfg.devnetPKPs = 4, "litsignd-devnet", 3
@@ -211,6 +216,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			return nil, cli.WithHint(cli.Usagef("unexpected argument %q (flags go before arguments; litsignd%s takes none)", a, map[bool]string{true: " dev"}[cfg.dev]), hint)
 		}
 	}
+	if cfg.dev {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "allow-default-producer" })
+		if !set {
+			cfg.allowDefault = true
+		}
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, cli.WithHint(err, hint)
 	}
@@ -241,6 +253,9 @@ func (c *config) validate() error {
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+	}
+	if _, err := consumer.ParseProducers(c.producers); err != nil {
+		return fmt.Errorf("--producers: %w", err)
 	}
 	return c.nats.Validate()
 }

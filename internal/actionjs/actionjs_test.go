@@ -14,6 +14,9 @@ func TestEthersGlobalAndReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if vm.EthersLoaded() {
+		t.Fatal("ethers loaded before any action read it")
+	}
 	var logs []string
 	vm.SetConsole(func(level, line string) error { logs = append(logs, level+":"+line); return nil })
 	v, err := vm.R.RunString(`
@@ -35,6 +38,9 @@ func TestEthersGlobalAndReuse(t *testing.T) {
 	}
 	if strings.Join(logs, "|") != `log:addr 0x2c7536E3605D9C16a7a3D7b1898e529396a65c23 {"a":1}` {
 		t.Fatalf("logs %q", logs)
+	}
+	if !vm.EthersLoaded() {
+		t.Fatal("ethers not marked loaded")
 	}
 	p.Release(vm)
 	vm2, err := p.Acquire()
@@ -66,5 +72,65 @@ func BenchmarkNewVM(b *testing.B) {
 		if _, err := NewVM(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkFirstCurveUse is ethers' first secp256k1 use in a fresh VM (its
+// precomputed tables are built per VM), the cost Prewarm moves off the
+// first signing run.
+func BenchmarkFirstCurveUse(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		vm, err := NewVM()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := vm.R.RunString(`new ethers.Wallet("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318").address`); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Until an action reads it, ethers is not loaded; a run that writes or
+// deletes the unloaded global leaves the next run a working ethers.
+func TestLazyEthers(t *testing.T) {
+	for _, code := range []string{`ethers = 5`, `delete globalThis.ethers`, `Object.defineProperty(globalThis, "ethers", {value: 1, writable: true, configurable: true})`} {
+		p := NewPool(1)
+		vm, err := p.Acquire()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vm.R.RunString(code); err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		if vm.EthersLoaded() {
+			t.Fatalf("%s loaded ethers", code)
+		}
+		p.Release(vm)
+		vm2, _ := p.Acquire()
+		if vm2 != vm {
+			t.Fatalf("%s: the VM was not reused", code)
+		}
+		if v, err := vm2.R.RunString(`typeof ethers.utils.keccak256`); err != nil || v.String() != "function" {
+			t.Fatalf("after %s: %v %v", code, v, err)
+		}
+		p.Release(vm2)
+	}
+	// Loaded, then overwritten: restored.
+	p := NewPool(1)
+	vm, _ := p.Acquire()
+	if _, err := vm.R.RunString(`ethers.version`); err != nil {
+		t.Fatal(err)
+	}
+	p.Release(vm)
+	vm, _ = p.Acquire()
+	if _, err := vm.R.RunString(`ethers = 5`); err != nil {
+		t.Fatal(err)
+	}
+	p.Release(vm)
+	vm, _ = p.Acquire()
+	if v, _ := vm.R.RunString(`ethers.version`); v.String() != "ethers/5.7.2" {
+		t.Fatalf("ethers after an overwrite: %v", v)
 	}
 }
