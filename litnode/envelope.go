@@ -24,6 +24,10 @@ type HandOff struct {
 	PKP        PKPPublicKey
 	SessionKey *SessionKey
 	Delegation AuthSig
+	// Policy is the payload's optional "policy" member, undecoded: the
+	// owner's restrictions for litsignd (not a Lit protocol field; this
+	// package carries it and does not interpret it). nil when absent.
+	Policy json.RawMessage
 }
 
 // Stable reasons of EnvelopeError, usable as event and metric labels.
@@ -62,6 +66,7 @@ type payloadWire struct {
 		SecretKey *string `json:"secretKey"`
 	} `json:"sessionKeyPair"`
 	DelegationAuthSig json.RawMessage `json:"delegationAuthSig"`
+	Policy            json.RawMessage `json:"policy"`
 }
 
 // DecodeEnvelope decodes the seed's hand-off envelope and checks its shape:
@@ -132,7 +137,11 @@ func DecodePayload(pkpHex string, payload []byte) (*HandOff, error) {
 	if m.URI != key.URI() {
 		return nil, envErr(ReasonSessionURIMismatch, ErrURIMismatch, "delegation URI %s does not name the session key %s", m.URI, key.PublicKey())
 	}
-	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a}, nil
+	var pol json.RawMessage
+	if len(p.Policy) > 0 && string(p.Policy) != "null" {
+		pol = p.Policy
+	}
+	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a, Policy: pol}, nil
 }
 
 // Encode writes the envelope exactly as the seed's JavaScript does:
