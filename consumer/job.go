@@ -109,6 +109,8 @@ type Job struct {
 	ID string
 	// Kind is the job kind, from the subject (set by the caller).
 	Kind string
+	// Producer is the producer that sent the job.
+	Producer string
 	// PKP is the PKP to sign with; PKPHex its normalised hex, or on a
 	// decode error whatever pkpPublicKey said.
 	PKP    litnode.PKPPublicKey

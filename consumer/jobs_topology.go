@@ -72,6 +72,7 @@ func (t Topology) EnsureJobs(ctx context.Context, js jetstream.JetStream) error 
 		Storage:     jetstream.FileStorage,
 		MaxAge:      ResultsMaxAge,
 		Duplicates:  JobsDuplicateWindow,
+		MaxMsgSize:  MaxResultBytes,
 		Replicas:    replicas,
 		Description: "litsignd: job results",
 	}, {
@@ -80,11 +81,12 @@ func (t Topology) EnsureJobs(ctx context.Context, js jetstream.JetStream) error 
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      jobsMaxAge,
+		MaxMsgSize:  8 << 10,
 		Replicas:    replicas,
 		Description: "litsignd: max-deliveries advisories of the jobs consumer",
 	}}
 	for _, cfg := range streams {
-		if err := ensureStream(ctx, js, cfg); err != nil {
+		if err := ensureStream(ctx, js, t.limited(cfg)); err != nil {
 			return err
 		}
 	}

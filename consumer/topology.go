@@ -23,7 +23,11 @@ type Topology struct {
 	DelegationsBucket string // lit_delegations
 	DaemonBucket      string // lit_daemon: the sealing public key and other public facts
 	JobsBucket        string // lit_jobs: the job ledger
+	AuditStream       string // LIT_AUDIT ("" means LIT_AUDIT)
 	Replicas          int
+	// MaxBytes and MaxMsgs bound every stream litsignd creates (0: the
+	// defaults of limits.go; negative: unlimited).
+	MaxBytes, MaxMsgs int64
 }
 
 // DefaultTopology returns the documented defaults (README "NATS contract").
@@ -76,7 +80,9 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      delegationsMaxAge,
 		Duplicates:  2 * time.Minute,
-		MaxMsgSize:  1 << 20,
+		// Headers included, what intake accepts (MaxEnvelopeBytes): a larger
+		// hand-off is refused at publish and never stored.
+		MaxMsgSize:  MaxEnvelopeBytes,
 		Replicas:    replicas,
 		Description: "litsignd: delegation hand-offs and revocations (work queue)",
 	}, {
@@ -86,18 +92,19 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      7 * 24 * time.Hour,
 		Duplicates:  10 * time.Minute,
+		MaxMsgSize:  8 << 10,
 		Replicas:    replicas,
 		Description: "litsignd: delegation events",
 	}}
 	for _, cfg := range streams {
-		if err := ensureStream(ctx, js, cfg); err != nil {
+		if err := ensureStream(ctx, js, t.limited(cfg)); err != nil {
 			return err
 		}
 	}
 	if err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: t.DaemonBucket, Description: "litsignd: public daemon facts (sealing key)",
-			Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
+			Storage: jetstream.FileStorage, Replicas: replicas, History: 1, MaxBytes: 1 << 20, MaxValueSize: 4 << 10,
 		})
 		return err
 	}); err != nil {

@@ -160,7 +160,7 @@ func (h *HandOff) encode(pkp string) []byte {
 }
 
 // PayloadJSON returns JSON.stringify({sessionKeyPair:{publicKey,secretKey},
-// delegationAuthSig}). It carries the session secret: seal or encode it, never
+// delegationAuthSig}), with the policy last when h has one. It carries the session secret: seal or encode it, never
 // log it.
 func (h *HandOff) PayloadJSON() []byte {
 	p := append([]byte(nil), `{"sessionKeyPair":{"publicKey":`...)
@@ -169,6 +169,13 @@ func (h *HandOff) PayloadJSON() []byte {
 	p = appendJSString(p, h.SessionKey.RevealSecretHex())
 	p = append(p, `},"delegationAuthSig":`...)
 	p = h.Delegation.appendJS(p)
+	if len(h.Policy) > 0 {
+		var c bytes.Buffer
+		if json.Compact(&c, h.Policy) == nil {
+			p = append(p, `,"policy":`...)
+			p = append(p, c.Bytes()...)
+		}
+	}
 	return append(p, '}')
 }
 
