@@ -36,3 +36,7 @@ func limitOr(v, def int64) int64 {
 // MaxResultBytes is LIT_RESULTS' MaxMsgSize: NATS's default max_payload,
 // the largest result a publish can carry anyway.
 const MaxResultBytes = 1 << 20
+
+// DefaultLedgerMaxBytes bounds the job ledger bucket (lit_jobs): a day of
+// final results at a few KiB each.
+const DefaultLedgerMaxBytes = 2 << 30

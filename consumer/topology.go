@@ -74,12 +74,12 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	replicas := max(t.Replicas, 1)
 	streams := []jetstream.StreamConfig{{
 		// Work-queue: an acked envelope is gone, so no secret stays.
-		Name:        t.DelegationsStream,
-		Subjects:    []string{t.DelegationsSubject(), t.RevocationsSubject()},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      delegationsMaxAge,
-		Duplicates:  2 * time.Minute,
+		Name:       t.DelegationsStream,
+		Subjects:   []string{t.DelegationsSubject(), t.RevocationsSubject()},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		MaxAge:     delegationsMaxAge,
+		Duplicates: 2 * time.Minute,
 		// Headers included, what intake accepts (MaxEnvelopeBytes): a larger
 		// hand-off is refused at publish and never stored.
 		MaxMsgSize:  MaxEnvelopeBytes,

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/litsignd/litsignd/policy"
 )
 
 // config is the daemon's configuration, from flags with env fallbacks.
@@ -23,7 +25,15 @@ type config struct {
 	natsTLSCA    string
 	natsTLSCert  string
 	natsTLSKey   string
+	natsConfig   string
+	natsNoAuth   bool
 	dataDir      string
+
+	acceptPlain    bool
+	defaultPolicy  string
+	streamMaxBytes int64
+	streamMaxMsgs  int64
+	auditMaxAge    time.Duration
 
 	network          string
 	rpcURL           string
@@ -74,6 +84,13 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.natsTLSCA, "nats-tls-ca", "", "CA certificate file for NATS TLS")
 	fs.StringVar(&cfg.natsTLSCert, "nats-tls-cert", "", "client certificate file for NATS TLS")
 	fs.StringVar(&cfg.natsTLSKey, "nats-tls-key", "", "client key file for NATS TLS")
+	fs.StringVar(&cfg.natsConfig, "nats-config", "", "embedded nats-server: take authorization/accounts from this nats-server config file")
+	fs.BoolVar(&cfg.natsNoAuth, "nats-no-auth", false, "embedded nats-server without authentication (loopback --nats-listen only; default: generated credentials in <data-dir>/nats-credentials)")
+	fs.BoolVar(&cfg.acceptPlain, "accept-plain-handoffs", false, "accept plain hand-offs (session secret in the clear on the stream; with --replicas > 1 it stays in the raft logs); default: sealed only (always accepted in dev mode)")
+	fs.StringVar(&cfg.defaultPolicy, "default-policy", "", `policy JSON for hand-offs without one (default {}: pkp-sign for any producer, no execute-js; dev: any action)`)
+	fs.Int64Var(&cfg.streamMaxBytes, "stream-max-bytes", 1<<30, "MaxBytes of every stream litsignd creates (-1: unlimited)")
+	fs.Int64Var(&cfg.streamMaxMsgs, "stream-max-msgs", 1_000_000, "MaxMsgs of every stream litsignd creates (-1: unlimited)")
+	fs.DurationVar(&cfg.auditMaxAge, "audit-max-age", 90*24*time.Hour, "how long LIT_AUDIT keeps audit records")
 	fs.StringVar(&cfg.dataDir, "data-dir", "litsignd-data", "directory of the embedded server's JetStream store (and dev-mode files)")
 
 	fs.StringVar(&cfg.network, "network", "naga-dev", "Lit network: naga-dev, naga-test, naga, or custom")
@@ -154,7 +171,25 @@ func (c *config) validate() error {
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
 	}
+	if _, err := policy.Parse([]byte(c.defaultPolicy)); err != nil {
+		return fmt.Errorf("--default-policy: %w", err)
+	}
+	if c.natsNoAuth && c.natsConfig != "" {
+		return errors.New("--nats-no-auth and --nats-config exclude each other")
+	}
 	return nil
+}
+
+// jobsDefaultPolicy is the operator's default policy: --default-policy, or
+// policy.Default() (dev: policy.Permissive()).
+func (c *config) jobsDefaultPolicy() *policy.Policy {
+	if p, _ := policy.Parse([]byte(c.defaultPolicy)); p != nil {
+		return p
+	}
+	if c.dev {
+		return policy.Permissive()
+	}
+	return policy.Default()
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -63,9 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// NATS: embedded unless --nats-url.
 	var ns *server.Server
+	var embeddedOpts []nats.Option
 	natsURL := cfg.natsURL
 	if natsURL == "" {
-		ns, err = startEmbedded(cfg.natsListen, cfg.dataDir, logger)
+		ns, embeddedOpts, err = startEmbedded(cfg, logger)
 		if err != nil {
 			return err
 		}
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	nopts = append(nopts, embeddedOpts...)
 	nc, err := nats.Connect(natsURL, nopts...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS %s: %w", natsURL, err)
@@ -88,7 +90,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	topo := consumer.DefaultTopology()
 	topo.Prefix = cfg.subjectPrefix
 	topo.Replicas = cfg.replicas
+	topo.MaxBytes, topo.MaxMsgs = cfg.streamMaxBytes, cfg.streamMaxMsgs
 	if err := topo.Ensure(ctx, js); err != nil {
+		return err
+	}
+	if err := topo.EnsureAudit(ctx, js, cfg.auditMaxAge); err != nil {
 		return err
 	}
 
@@ -110,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	events := &consumer.EventPublisher{JS: js, Topology: topo}
 	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
-		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
+		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead, MaxBytes: cfg.streamMaxBytes,
 		Logger: logger.With("component", "delegationstore"), Registerer: reg,
 		OnEvent: func(ev delegationstore.Event) {
 			exp := ev.Expiration.UTC()
@@ -153,7 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	intake := &consumer.Intake{
 		Store: store, Events: events, Topology: topo, Sealing: sealing, Logger: logger.With("component", "intake"),
-		Metrics: consumerMetrics, MaxDeliver: intakeMaxDeliver,
+		Metrics: consumerMetrics, MaxDeliver: intakeMaxDeliver, AcceptPlain: cfg.acceptPlain || cfg.dev,
 		NetworkKey: func(ctx context.Context) (litnode.BLSPublicKey, error) {
 			if s, ok := lit.State(); ok {
 				return s.NetworkPublicKey, nil
@@ -188,6 +194,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
 		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
+		DefaultPolicy: cfg.jobsDefaultPolicy(), Audit: &consumer.NATSAudit{JS: js, Topology: topo},
 	}
 
 	ln, err := net.Listen("tcp", cfg.metricsListen)
