@@ -74,10 +74,16 @@ func (t Topology) EnsureAudit(ctx context.Context, js jetstream.JetStream, maxAg
 }
 
 // NATSAudit publishes audit records into the audit stream, deduplicated
-// per job delivery.
+// per job delivery. Publishing is asynchronous (the job's result does not
+// wait for the audit stream's ack; at most the client's async-pending
+// limit is outstanding): a record the stream does not acknowledge is
+// reported to OnError.
 type NATSAudit struct {
 	JS       jetstream.JetStream
 	Topology Topology
+	// OnError receives records whose publish failed after Record returned;
+	// nil ignores them.
+	OnError func(rec AuditRecord, err error)
 }
 
 // Record implements Auditor.
@@ -87,9 +93,19 @@ func (a *NATSAudit) Record(ctx context.Context, rec AuditRecord) error {
 		return err
 	}
 	id := "audit-" + rec.Producer + "-" + rec.JobID + "-" + strconv.FormatUint(rec.Delivery, 10)
-	if _, err := a.JS.Publish(ctx, a.Topology.AuditSubject(rec.Producer), body, jetstream.WithMsgID(id)); err != nil {
+	fut, err := a.JS.PublishAsync(a.Topology.AuditSubject(rec.Producer), body, jetstream.WithMsgID(id))
+	if err != nil {
 		return fmt.Errorf("publish audit record: %w", err)
 	}
+	go func() {
+		select {
+		case <-fut.Ok():
+		case err := <-fut.Err():
+			if a.OnError != nil {
+				a.OnError(rec, fmt.Errorf("publish audit record: %w", err))
+			}
+		}
+	}()
 	return nil
 }
 
@@ -100,8 +116,8 @@ type nodeCounter interface {
 }
 
 // audit records a job that reached the nodes (err is its outcome). A
-// failure to record is logged and counted, and does not fail the job: the
-// nodes have already acted.
+// failure to record is logged and counted (AuditFailed), and does not fail
+// the job: the nodes have already acted.
 func (j *Jobs) audit(ctx context.Context, msg jetstream.Msg, job Job, err error, log *slog.Logger) {
 	if j.Audit == nil {
 		return
@@ -139,6 +155,10 @@ func registerAuditMetrics(f promauto.Factory, m *Metrics) {
 		Help: "Jobs that reached the Lit nodes whose audit record could not be written.",
 	})
 }
+
+// AuditFailed counts an audit record that could not be written (for
+// NATSAudit.OnError).
+func (m *Metrics) AuditFailed() { m.auditFailed() }
 
 func (m *Metrics) auditFailed() {
 	if m != nil {

@@ -69,7 +69,7 @@ func (h *daemonHarness) start(extra ...string) (*exec.Cmd, string) {
 	ln.Close()
 	c := h.net.ChainConfig()
 	args := append([]string{
-		"--nats-url", h.natsURL, "--kek-file", h.kekFile, "--data-dir", h.t.TempDir(), "--metrics-listen", addr,
+		"--nats-url", h.natsURL, "--kek-file", h.kekFile, "--accept-plain-handoffs", "--data-dir", h.t.TempDir(), "--metrics-listen", addr,
 		"--network", "custom", "--rpc-url", h.net.RPCURL(), "--chain-id", fmt.Sprint(c.ChainID),
 		"--staking-address", c.StakingAddress.Hex(), "--price-feed-address", c.PriceFeedAddress.Hex(),
 		"--lit-http-protocol", "http://", "--lit-timeout", "5s", "--log-level", "warn",
@@ -81,6 +81,12 @@ func (h *daemonHarness) start(extra ...string) (*exec.Cmd, string) {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	h.t.Cleanup(func() {
+		if h.t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			h.t.Logf("litsignd log:\n%s", b)
+		}
+	})
 	waitHTTP(h.t, "http://"+addr+"/readyz", 200)
 	return cmd, "http://" + addr + "/metrics"
 }

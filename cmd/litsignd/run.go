@@ -194,7 +194,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
 		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
-		DefaultPolicy: cfg.jobsDefaultPolicy(), Audit: &consumer.NATSAudit{JS: js, Topology: topo},
+		DefaultPolicy: cfg.jobsDefaultPolicy(),
+		Audit: &consumer.NATSAudit{JS: js, Topology: topo, OnError: func(rec consumer.AuditRecord, err error) {
+			logger.Error("audit record not written", "job", rec.JobID, "producer", rec.Producer, "err", err)
+			consumerMetrics.AuditFailed()
+		}},
 	}
 
 	ln, err := net.Listen("tcp", cfg.metricsListen)
