@@ -7,7 +7,7 @@ import "github.com/nats-io/nats.go/jetstream"
 // a work queue refuses new ones), so no producer or client can grow the
 // server's storage without bound.
 const (
-	DefaultStreamMaxBytes = 1 << 30
+	DefaultStreamMaxBytes = 256 << 20
 	DefaultStreamMaxMsgs  = 1_000_000
 )
 
@@ -39,4 +39,4 @@ const MaxResultBytes = 1 << 20
 
 // DefaultLedgerMaxBytes bounds the job ledger bucket (lit_jobs): a day of
 // final results at a few KiB each.
-const DefaultLedgerMaxBytes = 2 << 30
+const DefaultLedgerMaxBytes = 1 << 30

@@ -27,8 +27,8 @@ const (
 	DefaultExpiringLead = 5 * time.Minute
 	DefaultMarkerTTL    = 5 * time.Minute
 	// DefaultMaxBytes bounds the delegation bucket (and the revoked-pairs
-	// bucket): a record is a few KiB, so this holds about 100 000.
-	DefaultMaxBytes = 512 << 20
+	// bucket): a record is a few KiB, so this holds about 50 000.
+	DefaultMaxBytes = 256 << 20
 	// MaxRecordBytes is the largest stored record (the bucket's
 	// MaxValueSize): a 64 KiB hand-off plus sealing overhead.
 	MaxRecordBytes = 96 << 10

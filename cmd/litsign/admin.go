@@ -84,9 +84,14 @@ func cmdDelegations(ctx context.Context, e env, args []string) (int, error) {
 		fmt.Fprintln(e.stdout, string(b))
 		return 0, nil
 	}
-	fmt.Fprintf(e.stdout, "%-132s  %-64s  %s\n", "PKP", "SESSION KEY", "EXPIRES")
+	fmt.Fprintf(e.stdout, "%-132s  %-64s  %-34s  %s\n", "PKP", "SESSION KEY", "EXPIRES", "POLICY")
 	for _, s := range list {
-		fmt.Fprintf(e.stdout, "%-132s  %-64s  %s (in %s)\n", s.PKP, s.SessionPublicKey, s.Expiration.UTC().Format(time.RFC3339), time.Until(s.Expiration).Round(time.Second))
+		pol := "(operator default)"
+		if s.Policy != nil {
+			pol = s.Policy.String()
+		}
+		fmt.Fprintf(e.stdout, "%-132s  %-64s  %-34s  %s\n", s.PKP, s.SessionPublicKey,
+			s.Expiration.UTC().Format(time.RFC3339)+" (in "+time.Until(s.Expiration).Round(time.Second).String()+")", pol)
 	}
 	return 0, nil
 }

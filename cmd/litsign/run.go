@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"publish-delegation": {"publish a hand-off envelope (optionally sealed) to litsignd", cmdPublishDelegation},
 		"revoke":             {"revoke the delegation stored for a PKP (operator)", cmdRevoke},
 		"delegations":        {"list stored delegations (no secrets)", cmdDelegations},
+		"audit":              {"print a PKP's audit trail: jobs that reached the Lit nodes", cmdAudit},
 		"devnet":             {"run a local Lit network and print its description JSON", cmdDevnet},
 		"sign":               {"submit a pkp-sign job and print its result", cmdSign},
 		"exec":               {"submit an execute-js job (a Lit Action) and print its result", cmdExec},

@@ -88,7 +88,7 @@ func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.natsNoAuth, "nats-no-auth", false, "embedded nats-server without authentication (loopback --nats-listen only; default: generated credentials in <data-dir>/nats-credentials)")
 	fs.BoolVar(&cfg.acceptPlain, "accept-plain-handoffs", false, "accept plain hand-offs (session secret in the clear on the stream; with --replicas > 1 it stays in the raft logs); default: sealed only (always accepted in dev mode)")
 	fs.StringVar(&cfg.defaultPolicy, "default-policy", "", `policy JSON for hand-offs without one (default {}: pkp-sign for any producer, no execute-js; dev: any action)`)
-	fs.Int64Var(&cfg.streamMaxBytes, "stream-max-bytes", 1<<30, "MaxBytes of every stream litsignd creates (-1: unlimited)")
+	fs.Int64Var(&cfg.streamMaxBytes, "stream-max-bytes", 256<<20, "MaxBytes of every stream litsignd creates (-1: unlimited)")
 	fs.Int64Var(&cfg.streamMaxMsgs, "stream-max-msgs", 1_000_000, "MaxMsgs of every stream litsignd creates (-1: unlimited)")
 	fs.DurationVar(&cfg.auditMaxAge, "audit-max-age", 90*24*time.Hour, "how long LIT_AUDIT keeps audit records")
 	fs.StringVar(&cfg.dataDir, "data-dir", "litsignd-data", "directory of the embedded server's JetStream store (and dev-mode files)")
