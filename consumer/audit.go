@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,21 +47,26 @@ const DefaultAuditMaxAge = 90 * 24 * time.Hour
 // AuditSubject is <prefix>.audit.<producer>.
 func (t Topology) AuditSubject(producer string) string { return t.Prefix + ".audit." + producer }
 
-// AuditStreamName is the audit stream, AuditStream or "LIT_AUDIT".
+// AuditStreamName is the audit stream, AuditStream or <PREFIX>_AUDIT.
 func (t Topology) AuditStreamName() string {
 	if t.AuditStream != "" {
 		return t.AuditStream
 	}
-	return "LIT_AUDIT"
+	return strings.ToUpper(nameToken(t.Prefix)) + "_AUDIT"
 }
 
 // EnsureAudit creates or updates the audit stream: limits retention, kept
 // maxAge (DefaultAuditMaxAge when 0), bounded by the topology's limits.
 func (t Topology) EnsureAudit(ctx context.Context, js jetstream.JetStream, maxAge time.Duration) error {
+	return t.ensureStream(ctx, js, t.auditStream(maxAge))
+}
+
+// auditStream is the audit stream's configuration.
+func (t Topology) auditStream(maxAge time.Duration) jetstream.StreamConfig {
 	if maxAge <= 0 {
 		maxAge = DefaultAuditMaxAge
 	}
-	return ensureStream(ctx, js, t.limited(jetstream.StreamConfig{
+	return jetstream.StreamConfig{
 		Name:        t.AuditStreamName(),
 		Subjects:    []string{t.Prefix + ".audit.>"},
 		Retention:   jetstream.LimitsPolicy,
@@ -70,7 +76,7 @@ func (t Topology) EnsureAudit(ctx context.Context, js jetstream.JetStream, maxAg
 		MaxMsgSize:  4 << 10,
 		Replicas:    max(t.Replicas, 1),
 		Description: "litsignd: audit trail of jobs that reached the Lit nodes",
-	}))
+	}
 }
 
 // NATSAudit publishes audit records into the audit stream, deduplicated

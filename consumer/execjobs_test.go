@@ -85,7 +85,7 @@ func signParams(p devnet.DevPKP, digest []byte, n int) map[string]any {
 // runExec publishes an execute-js job and returns its result and raw body.
 func (e *jobsEnv) runExec(body []byte, id string) (Result, []byte) {
 	e.t.Helper()
-	sub := e.subscribe(e.topo.ResultSubject(id))
+	sub := e.subscribe(e.resultSubject(id))
 	e.publish(KindExecuteJS, body, id, nil)
 	r, m := awaitResult(e.t, sub, 20*time.Second)
 	return r, m.Data
@@ -186,7 +186,7 @@ func TestExecJobsSignAndRespond(t *testing.T) {
 			t.Errorf("ok execute-js result has %q: %s", k, raw)
 		}
 	}
-	if entry, err := e.ledger.Get(context.Background(), id); err != nil || entry == nil || entry.State != LedgerDone || !bytes.Equal(entry.Result, raw) {
+	if entry, err := e.ledger.Get(context.Background(), LedgerKey(DefaultProducer, id)); err != nil || entry == nil || entry.State != LedgerDone || !bytes.Equal(entry.Result, raw) {
 		t.Errorf("ledger entry = %+v, %v; want done with the result", entry, err)
 	}
 	if runs := e.net.ActionRuns(cidOf(t, execSignAction)); runs != 1 {
@@ -408,11 +408,17 @@ func (p *failOncePublisher) PublishResult(ctx context.Context, subject, msgID st
 // before it could record the result.
 type noDoneKV struct {
 	jetstream.KeyValue
-	key string
+	key   string
+	dying func() // called at the first lost write, if set
+	once  sync.Once
 }
 
 func (kv *noDoneKV) lost(key string, value []byte) bool {
-	return key == kv.key && bytes.Contains(value, []byte(`"state":"done"`))
+	lost := key == kv.key && bytes.Contains(value, []byte(`"state":"done"`))
+	if lost && kv.dying != nil {
+		kv.once.Do(kv.dying)
+	}
+	return lost
 }
 
 func (kv *noDoneKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
@@ -461,9 +467,11 @@ func TestExecJobsCrashAfterNodesRan(t *testing.T) {
 	// over.
 	crash := func(id string, recorded bool) {
 		dying := *e.jobs
-		dying.Results = &failOncePublisher{ResultPublisher: e.jobs.Results, msgID: id, dying: func() { current.Store(fresh) }}
+		dying.Results = &failOncePublisher{ResultPublisher: e.jobs.Results, msgID: LedgerKey(DefaultProducer, id), dying: func() { current.Store(fresh) }}
 		if !recorded {
-			dying.Ledger = NewLedger(&noDoneKV{KeyValue: kv, key: id})
+			// The ledger is the commit point: a daemon that cannot record
+			// publishes nothing, so it "dies" at the record.
+			dying.Ledger = &Ledger{kv: &noDoneKV{KeyValue: kv, key: LedgerKey(DefaultProducer, id), dying: func() { current.Store(fresh) }}, RetryBudget: 300 * time.Millisecond}
 		}
 		current.Store(Handler(func(ctx context.Context, msg jetstream.Msg) { dying.Handle(ctx, lostAck{msg}) }))
 	}
@@ -472,7 +480,7 @@ func TestExecJobsCrashAfterNodesRan(t *testing.T) {
 		code := execSignAction + "\n// " + t.Name() // a CID of its own
 		id := e.newID("crash")
 		crash(id, recorded)
-		sub := e.subscribe(e.topo.ResultSubject(id))
+		sub := e.subscribe(e.resultSubject(id))
 		e.publish(KindExecuteJS, execBody(id, p, code, map[string]any{"jsParams": signParams(p, digest, 1), "delivery": delivery}), id, nil)
 		r, _ := awaitResult(t, sub, 30*time.Second)
 		expectNone(t, sub, 500*time.Millisecond)
@@ -482,7 +490,7 @@ func TestExecJobsCrashAfterNodesRan(t *testing.T) {
 		if recorded {
 			want = 1
 		}
-		if entry, err := e.ledger.Get(context.Background(), id); err != nil || entry == nil || entry.State != LedgerDone || entry.Deliveries != want {
+		if entry, err := e.ledger.Get(context.Background(), LedgerKey(DefaultProducer, id)); err != nil || entry == nil || entry.State != LedgerDone || entry.Deliveries != want {
 			t.Errorf("ledger entry state %v deliveries %v (%v); want done by delivery %d", entry.State, entry.Deliveries, err, want)
 		}
 		return r, cidOf(t, code)
@@ -537,8 +545,8 @@ func TestExecJobsExhaustedAfterNodesRan(t *testing.T) {
 	code := `Lit.Actions.setResponse({response: "exhausted"});`
 	id := e.newID("exhausted")
 	d := *e.jobs
-	d.Results = &failOncePublisher{ResultPublisher: e.jobs.Results, msgID: id, dying: func() {}}
-	d.Ledger = NewLedger(&noDoneKV{KeyValue: kv, key: id})
+	d.Results = &failOncePublisher{ResultPublisher: e.jobs.Results, msgID: LedgerKey(DefaultProducer, id), dying: func() {}}
+	d.Ledger = &Ledger{kv: &noDoneKV{KeyValue: kv, key: LedgerKey(DefaultProducer, id)}, RetryBudget: 300 * time.Millisecond}
 	dying.Store(&d)
 	r, _ := e.runExec(execBody(id, p, code, nil), id)
 	expectError(t, r, CodeOutcomeUnknown, false)
@@ -588,7 +596,7 @@ func TestExecJobsReleaseBeforeNodes(t *testing.T) {
 	}
 	code := `Lit.Actions.setResponse({response: "ran after release"});`
 	id := e.newID("release")
-	sub := e.subscribe(e.topo.ResultSubject(id))
+	sub := e.subscribe(e.resultSubject(id))
 	e.publish(KindExecuteJS, execBody(id, p, code, nil), id, nil)
 	jWaitFor(t, "the first delivery's attempts", func() bool { return e.executeRequests() >= 6 })
 	for _, nd := range e.net.Nodes() {

@@ -187,7 +187,7 @@ func (in *Intake) intake(ctx context.Context, data []byte) (plain bool, err erro
 		return plain, fmt.Errorf("no Lit network key yet: %w", err)
 	}
 	verifyStart := time.Now()
-	d, err := litnode.Verify(h.Delegation, litnode.VerifyOptions{NetworkKey: key, SessionKey: h.SessionKey.PublicKey(), PKP: h.PKP, Now: in.now()})
+	d, err := litnode.VerifyHandOff(h, litnode.VerifyOptions{NetworkKey: key, SessionKey: h.SessionKey.PublicKey(), PKP: h.PKP, Now: in.now()})
 	in.Metrics.observeVerify(time.Since(verifyStart))
 	if err != nil {
 		return plain, in.reject(ctx, asRejection(err, h.PKP.Hex()))

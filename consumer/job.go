@@ -2,11 +2,14 @@ package consumer
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -109,7 +112,8 @@ type Job struct {
 	ID string
 	// Kind is the job kind, from the subject (set by the caller).
 	Kind string
-	// Producer is the producer that sent the job.
+	// Producer is the producer that submitted the job, from the subject
+	// <prefix>.jobs.<producer>.<kind> (set by the caller).
 	Producer string
 	// PKP is the PKP to sign with; PKPHex its normalised hex, or on a
 	// decode error whatever pkpPublicKey said.
@@ -154,7 +158,7 @@ type jobWire struct {
 // the caller can address the error result.
 func DecodeJob(data []byte, header nats.Header) (Job, error) {
 	var job Job
-	w, err := decodeJobBody(&job, data, header, func(w *jobWire) (id, pkp, reply *string) { return w.ID, w.PKPPublicKey, w.ReplyTo })
+	w, err := decodeJobBody(&job, data, header, pkpSignSchema, func(w *jobWire) (id, pkp, reply *string) { return w.ID, w.PKPPublicKey, w.ReplyTo })
 	if err != nil {
 		return job, err
 	}
@@ -191,35 +195,95 @@ func DecodeJob(data []byte, header nats.Header) (Job, error) {
 	return job, nil
 }
 
-// decodeJobBody does what every job kind's decoder shares: the reply subject
-// from the Lit-Reply-To header, the size limit, strict JSON into W (unknown
-// fields rejected), the reply address (salvaged even from a body that does
-// not decode, so the error result can be addressed) and the id and PKP.
-func decodeJobBody[W any](job *Job, data []byte, header nats.Header, addr func(*W) (id, pkp, reply *string)) (*W, error) {
+// jobSchema is the top-level fields of a job kind and their JSON types:
+// 's' string, 'o' object.
+type jobSchema map[string]byte
+
+var (
+	pkpSignSchema   = jobSchema{"id": 's', "pkpPublicKey": 's', "toSign": 's', "toSignHex": 's', "chain": 's', "replyTo": 's'}
+	executeJSSchema = jobSchema{"id": 's', "pkpPublicKey": 's', "code": 's', "ipfsId": 's', "jsParams": 'o', "delivery": 's', "replyTo": 's'}
+)
+
+// decodeJobBody does what every job kind's decoder shares. First it
+// recovers the address leniently (scanEnvelope): the id (a valid string,
+// or a number), the PKP text and the reply subject (the replyTo field or
+// the Lit-Reply-To header), from whatever part of the body can be read, so
+// that an error result reaches the producer. Then it validates strictly,
+// naming the field at fault: the size limit, one JSON object with nothing
+// after it, nesting at most maxJobDepth, no duplicate or unknown field,
+// each field of its schema type and valid UTF-8; then decodes into W.
+func decodeJobBody[W any](job *Job, data []byte, header nats.Header, schema jobSchema, addr func(*W) (id, pkp, reply *string)) (*W, error) {
 	hdrReply := strings.TrimSpace(header.Get(HeaderReplyTo))
 	if hdrReply != "" && validSubject(hdrReply) {
 		job.ReplyTo = hdrReply
 	}
-	if len(data) > MaxJobBytes {
-		return nil, badJob("job of %d bytes exceeds %d", len(data), MaxJobBytes)
+	env := scanEnvelope(data)
+	if raw, ok := env.fields["id"]; ok && env.dup != "id" {
+		job.ID = recoverID(raw)
+	}
+	var pkpText, bodyReply *string
+	if raw, ok := env.fields["pkpPublicKey"]; ok {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			pkpText = &s
+		}
+	}
+	if raw, ok := env.fields["replyTo"]; ok && env.dup != "replyTo" {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			bodyReply = &s
+		}
+	}
+	addrErr := fillAddress(job, nil, pkpText, bodyReply, hdrReply)
+	switch {
+	case len(data) > MaxJobBytes:
+		return nil, badJob("body: the job is %d bytes, at most %d accepted", len(data), MaxJobBytes)
+	case env.syntax != "":
+		return nil, badJob("body: the job is not valid JSON: %s", env.syntax)
+	case env.trailing:
+		return nil, badJob("body: trailing data after the job object")
+	case env.depth+1 > maxJobDepth:
+		return nil, badJob("%s: nested %d levels deep, at most %d allowed", env.deepest, env.depth+1, maxJobDepth)
+	case env.dup != "":
+		return nil, badJob("%s: the field appears more than once", env.dup)
+	case addrErr != nil:
+		return nil, addrErr
+	}
+	for _, name := range env.order {
+		want, known := schema[name]
+		if !known {
+			return nil, badJob("%s: unknown field", strconv.Quote(name))
+		}
+		raw := env.fields[name]
+		if string(raw) == "null" {
+			continue // absent
+		}
+		switch want {
+		case 's':
+			if raw[0] != '"' {
+				return nil, badJob("%s must be a string, got %s", name, jsonType(raw))
+			}
+			if !validJSONText(raw) {
+				return nil, badJob("%s is not valid UTF-8", name)
+			}
+		case 'o':
+			if raw[0] != '{' {
+				return nil, badJob("%s must be a JSON object, got %s", name, jsonType(raw))
+			}
+			if !utf8.Valid(raw) {
+				return nil, badJob("%s is not valid UTF-8", name)
+			}
+		}
 	}
 	var w W
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
-		var loose W
-		if json.Unmarshal(data, &loose) == nil {
-			id, pkp, reply := addr(&loose)
-			_ = fillAddress(job, id, pkp, reply, hdrReply)
-		}
-		return nil, badJob("job is not the documented JSON object: %v", err)
+		return nil, badJob("body: the job is not the documented JSON object: %v", err)
 	}
 	id, pkp, reply := addr(&w)
 	if err := fillAddress(job, id, pkp, reply, hdrReply); err != nil {
 		return nil, err
-	}
-	if dec.More() {
-		return nil, badJob("trailing data after the job object")
 	}
 	if err := decodeIdentity(job, id, pkp); err != nil {
 		return nil, err
@@ -268,7 +332,7 @@ var validCID = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 // partial results are as DecodeJob's.
 func DecodeExecuteJSJob(data []byte, header nats.Header) (Job, error) {
 	job := Job{Kind: KindExecuteJS, Delivery: DeliveryAtMostOnce}
-	w, err := decodeJobBody(&job, data, header, func(w *execWire) (id, pkp, reply *string) { return w.ID, w.PKPPublicKey, w.ReplyTo })
+	w, err := decodeJobBody(&job, data, header, executeJSSchema, func(w *execWire) (id, pkp, reply *string) { return w.ID, w.PKPPublicKey, w.ReplyTo })
 	if err != nil {
 		return job, err
 	}
@@ -365,6 +429,30 @@ func validSubject(s string) bool {
 	return !strings.ContainsAny(s, " \t\r\n\x00")
 }
 
+// contentHash is the hash of what a job asks for: kind, PKP, message and
+// chain, or action (code or CID), parameters and delivery mode. The ledger
+// keeps it, so that an id reused by its producer for another job is
+// refused instead of answered with the first job's result.
+func (job *Job) contentHash() string {
+	h := sha256.New()
+	field := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field([]byte(job.Kind))
+	field([]byte(job.PKPHex))
+	field([]byte(job.Chain))
+	field(job.Message)
+	field(job.Code)
+	field([]byte(job.IPFSID))
+	params, _ := json.Marshal(job.JSParams) // sorted keys; numbers as sent
+	field(params)
+	field([]byte(job.Delivery))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 func badJob(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadJob, fmt.Sprintf(format, args...))
 }
@@ -373,7 +461,9 @@ func badJob(format string, args ...any) error {
 // has CompletedAt and, for pkp-sign, Signature, for execute-js, the
 // ActionResult fields; a failure has Error.
 type Result struct {
-	ID           string           `json:"id"`
+	ID string `json:"id"`
+	// Producer is the job's producer (from its subject).
+	Producer     string           `json:"producer,omitempty"`
 	Status       string           `json:"status"`
 	Kind         string           `json:"kind"`
 	PKPPublicKey string           `json:"pkpPublicKey"`

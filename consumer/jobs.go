@@ -1,11 +1,14 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +90,10 @@ type Jobs struct {
 	Events Events
 	// Topology names subjects, streams and consumers.
 	Topology Topology
+	// Producers is who may submit jobs and where their results may go
+	// (producer.go). The zero value accepts namespaced jobs of any
+	// producer and refuses un-namespaced ones.
+	Producers Producers
 	// Ledger records started and done jobs; nil disables idempotency across
 	// redeliveries.
 	Ledger *Ledger
@@ -125,6 +132,11 @@ type Jobs struct {
 	// NeededWindow: one "needed" event per PKP and reason within it;
 	// default DefaultNeededWindow.
 	NeededWindow time.Duration
+
+	// beforeRecord, when set (tests only), runs after a delivery has its
+	// outcome and before it records the result: the window in which a
+	// failure must not lead to a second, different result.
+	beforeRecord func(job Job)
 }
 
 // errUnusableDelegation: a stored delegation without a parsed form or a
@@ -162,14 +174,9 @@ func (j *Jobs) expiryMargin() time.Duration {
 	return j.ExpiryMargin
 }
 
-// kindOf returns the job kind from the subject <prefix>.jobs.<kind>.
-func (j *Jobs) kindOf(subject string) string {
-	k, ok := strings.CutPrefix(subject, j.Topology.Prefix+".jobs.")
-	if !ok || k == "" || len(k) > 64 {
-		return "unknown"
-	}
-	return k
-}
+// kindOf returns the job kind from the subject <prefix>.jobs.<producer>.<kind>
+// (or <prefix>.jobs.<kind>).
+func (j *Jobs) kindOf(subject string) string { return j.parseJobSubject(subject).kind }
 
 // metricKind bounds the kind label to the known kinds.
 func metricKind(kind string) string {
@@ -190,7 +197,7 @@ func (j *Jobs) checkReply(job *Job) error {
 	}
 	if strings.HasPrefix(job.ReplyTo, j.Topology.Prefix+".jobs.") || strings.HasPrefix(job.ReplyTo, "$JS.") || strings.HasPrefix(job.ReplyTo, "$KV.") {
 		job.ReplyTo = ""
-		return badJob("reply subject is a jobs or JetStream subject")
+		return badJob("replyTo: a jobs or JetStream subject cannot be a reply subject")
 	}
 	return nil
 }
@@ -202,17 +209,39 @@ func (j *Jobs) replySubject(job Job) string {
 	case job.ReplyTo != "":
 		return job.ReplyTo
 	case job.ID != "":
-		return j.Topology.ResultSubject(job.ID)
+		return j.Topology.JobResultSubject(job.Producer, job.ID)
 	}
 	return ""
 }
 
-// decode decodes a job message into a job with its kind, checks what
-// DecodeJob cannot know (kind, reply subject) and reports the first error.
+// resultMsgID is the Nats-Msg-Id of a job's result: producer and id, so
+// that equal ids of two producers are not deduplicated into one another
+// by the results stream.
+func resultMsgID(job Job) string {
+	if job.ID == "" {
+		return ""
+	}
+	return LedgerKey(job.Producer, job.ID)
+}
+
+// decode decodes a job message into a job with its producer and kind,
+// checks what DecodeJob cannot know (producer, kind, reply subject) and
+// reports the first error.
 func (j *Jobs) decode(subject string, data []byte, header nats.Header) (Job, error) {
-	job, err := decodeKind(j.kindOf(subject), data, header)
-	job.Kind = j.kindOf(subject)
-	if rerr := j.checkReply(&job); err == nil {
+	addr := j.parseJobSubject(subject)
+	job, err := decodeKind(addr.kind, data, header)
+	job.Kind, job.Producer = addr.kind, addr.producer
+	if addr.err != nil {
+		err = addr.err
+		if job.Producer == DefaultProducer {
+			job.ReplyTo = "" // no reply subject is honoured for a refused producer
+		}
+	}
+	rerr := j.checkReply(&job)
+	if ferr := j.checkReplyFor(&job); rerr == nil {
+		rerr = ferr
+	}
+	if err == nil {
 		err = rerr
 	}
 	return job, err
@@ -231,35 +260,49 @@ func decodeKind(kind string, data []byte, header nats.Header) (Job, error) {
 	return job, badJob("job kind %q is not supported", kind)
 }
 
+// errPanic: a handler panicked on the job (a bug); the job gets an
+// internal error result instead of crashing every replica that pulls it.
+var errPanic = errors.New("litsignd failed on this job")
+
 // Handle handles one job delivery and acknowledges it: see Jobs and
 // jobDisposition.
 func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
 	start := time.Now()
 	j.Metrics.inFlightAdd(1)
 	defer j.Metrics.inFlightAdd(-1)
-	delivered := uint64(1)
+	delivered, seq := uint64(1), uint64(0)
 	if meta, err := msg.Metadata(); err == nil {
-		delivered = meta.NumDelivered
+		delivered, seq = meta.NumDelivered, meta.Sequence.Stream
 	}
 	last := j.MaxDeliver > 0 && delivered >= uint64(j.MaxDeliver)
+	f := finisher{j: j, msg: msg, log: j.logger(), start: start, delivered: delivered, last: last, seq: seq}
+	defer f.recoverPanic(ctx)
 
 	job, err := j.decode(msg.Subject(), msg.Data(), msg.Headers())
-	log := j.logger().With("job", job.ID, "kind", job.Kind, "delivery", delivered)
+	log := j.logger().With("producer", job.Producer, "job", job.ID, "kind", job.Kind, "delivery", delivered, "seq", seq)
 	if job.PKPHex != "" && err == nil {
 		log = log.With("pkp", job.PKPHex)
 	}
-	f := finisher{j: j, msg: msg, job: job, log: log, start: start, delivered: delivered, last: last}
+	f.job, f.log = job, log
 
 	if err == nil && j.Ledger != nil {
-		rev, prev, lerr := j.Ledger.Start(ctx, job.ID, job.Kind, delivered, j.now())
+		content := job.contentHash()
+		key := LedgerKey(job.Producer, job.ID)
+		rev, prev, lerr := j.Ledger.Begin(ctx, key, LedgerEntry{Kind: job.Kind, Producer: job.Producer, Content: content, Deliveries: delivered, StartedAt: j.now()})
 		switch {
+		case errors.Is(lerr, ErrIDReused):
+			// Not this job's entry: never its result, never overwritten.
+			// The error result gets a Nats-Msg-Id of its own, so the
+			// results stream does not drop it as the first job's.
+			f.msgID = resultMsgID(job) + ".reused." + content[:16]
+			err = badJob("id reused with different content: %s already used id %s for another job", job.Producer, job.ID)
 		case lerr != nil:
 			err = fmt.Errorf("%w: %v", errInfra, lerr)
 		case prev != nil && prev.State == LedgerDone:
 			f.republish(ctx, prev)
 			return
 		default:
-			f.rev, f.ledgered = rev, true
+			f.rev, f.ledgered, f.content = rev, true, content
 			if job.Kind == KindExecuteJS && job.Delivery == DeliveryAtMostOnce && prev != nil && prev.State == LedgerStarted {
 				// An earlier delivery began the job and left no result: it
 				// may have reached the nodes before its daemon died.
@@ -278,6 +321,29 @@ func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	}
 	f.finish(ctx, out, err)
+}
+
+// recoverPanic turns a panic of the delivery into an internal error result
+// (recorded and published like any other) and a log line with the stack.
+// A panic while finishing terminates the job without a result: the
+// process survives either way.
+func (f *finisher) recoverPanic(ctx context.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f.log.Error("job handler panicked; answering with an internal error", "panic", r, "stack", string(debug.Stack()))
+	if f.finishing {
+		f.term(CodeInternal)
+		return
+	}
+	defer func() {
+		if r2 := recover(); r2 != nil {
+			f.log.Error("finishing a panicked job panicked too; job terminated without a result", "panic", r2)
+			f.term(CodeInternal)
+		}
+	}()
+	f.finish(ctx, jobOutput{}, fmt.Errorf("%w: %v", errPanic, r))
 }
 
 // jobOutput is what a successful job produced: a signature (pkp-sign) or
@@ -457,28 +523,47 @@ type finisher struct {
 	log       *slog.Logger
 	start     time.Time
 	delivered uint64
+	seq       uint64 // the job's stream sequence
 	last      bool
 	ledgered  bool   // the ledger has a started entry of this delivery
 	rev       uint64 // its revision
+	content   string // the job's content hash (ledgered only)
+	// msgID overrides the result's Nats-Msg-Id (an id-reuse refusal).
+	msgID string
 	// called and mayHaveRun: ExecuteJS was called, and the action may
 	// have run (execute-js only).
 	called, mayHaveRun bool
+	finishing          bool
 }
 
-// finish decides the delivery's fate with jobDisposition, then publishes
-// the result (recorded in the ledger first) and acks or terminates, or
-// naks.
+func (f *finisher) metric(outcome, code string) {
+	f.j.Metrics.job(metricKind(f.job.Kind), outcome, code, f.j.Producers.label(f.job.Producer), time.Since(f.start))
+}
+
+// finish decides the delivery's fate with jobDisposition, then records the
+// result in the ledger (the commit point), publishes the recorded body and
+// acks or terminates, or naks.
+//
+// The ledger is the commit point (README "NATS contract"): nothing is
+// published before the result is durably recorded, and what is published
+// is the recorded body, so a redelivery, a concurrent delivery or the
+// exhausted-jobs handler can only ever publish the same bytes. A record
+// that fails through its retry budget naks without publishing: no
+// subscriber has seen anything a redelivery could contradict (a pkp-sign
+// redelivery may sign again; an at-most-once execute-js one ends with
+// outcome_unknown).
 func (f *finisher) finish(ctx context.Context, out jobOutput, err error) {
+	f.finishing = true
 	j, job, log := f.j, f.job, f.log
 	code, retryable, act := jobDisposition(err, f.last)
 	if act == actNak {
 		f.release(ctx)
 		delay := j.backoff(f.delivered)
-		log.Warn("job failed transiently; redelivery requested", "code", code, "delay", delay, "err", err)
+		log.Warn("job failed transiently; nothing published, redelivery requested", "code", code, "delay", delay, "err", err)
 		f.nak(code, delay)
 		return
 	}
-	res := Result{ID: job.ID, Kind: job.Kind, PKPPublicKey: job.PKPHex}
+	res := Result{ID: job.ID, Producer: job.Producer, Kind: job.Kind, PKPPublicKey: job.PKPHex}
 	outcome := outcomeOK
 	if err == nil {
 		res.Status = StatusOK
@@ -500,8 +585,8 @@ func (f *finisher) finish(ctx context.Context, out jobOutput, err error) {
 	}
 	subject := j.replySubject(job)
 	if subject == "" {
-		log.Warn("job has neither a valid id nor a reply subject: no result can be published; terminating it", "code", code, "err", err)
-		j.Metrics.job(metricKind(job.Kind), outcomeDropped, code, time.Since(f.start))
+		log.Warn("job has no usable id and no reply subject: no result can be published; terminating it", "code", code, "err", err)
+		f.metric(outcomeDropped, code)
 		f.term(code)
 		return
 	}
@@ -514,33 +599,100 @@ func (f *finisher) finish(ctx context.Context, out jobOutput, err error) {
 	if needsDelegation(code) {
 		j.publishNeeded(ctx, job, code, err, log)
 	}
+	if j.beforeRecord != nil {
+		j.beforeRecord(job)
+	}
 	if f.ledgered {
-		done, lerr := j.Ledger.MarkDone(ctx, job.ID, f.rev, LedgerEntry{Kind: job.Kind, Deliveries: f.delivered, Subject: subject, Result: body, DoneAt: j.now()})
-		switch {
-		case lerr != nil:
-			// Publish anyway: the ack stops redeliveries; only a crash
-			// before it would sign again.
-			log.Warn("could not record the result in the job ledger", "err", lerr)
-		case done != nil:
-			log.Info("another delivery of the job recorded its result first; this one publishes nothing")
-			j.Metrics.job(metricKind(job.Kind), outcomeSuperseded, "", time.Since(f.start))
-			f.ack(ctx)
+		stop := j.heartbeat(f.msg, log) // the record may ride out a leader election
+		recorded, lerr := j.Ledger.Record(ctx, LedgerKey(job.Producer, job.ID), f.rev, LedgerEntry{
+			Kind: job.Kind, Producer: job.Producer, Content: f.content, Deliveries: f.delivered, Subject: subject, Result: body, DoneAt: j.now()})
+		stop()
+		if lerr != nil {
+			delay := j.backoff(f.delivered)
+			log.Error("could not record the result in the job ledger; nothing was published, redelivery requested (it runs the job again: pkp-sign may sign again, since no one saw this signature; an at-most-once action ends outcome_unknown)",
+				"code", code, "delay", delay, "err", lerr)
+			f.nak(CodeInternal, delay)
 			return
 		}
+		if !bytes.Equal(recorded.Result, body) {
+			log.Info("another delivery of the job recorded its result first; publishing that result, not this delivery's")
+			body, outcome, code = recorded.Result, outcomeSuperseded, ""
+		}
 	}
-	if perr := j.Results.PublishResult(ctx, subject, job.ID, body); perr != nil {
-		// Redeliver even on the last delivery: the redelivery (or the
-		// exhausted-jobs handler) publishes the result the ledger holds.
-		delay := j.backoff(f.delivered)
-		log.Error("publish result failed; redelivery requested", "subject", subject, "delay", delay, "err", perr)
-		f.nak(CodeInternal, delay)
+	if !f.publish(ctx, subject, body) {
 		return
 	}
-	j.Metrics.job(metricKind(job.Kind), outcome, code, time.Since(f.start))
-	if act == actAck {
+	f.metric(outcome, code)
+	if act == actAck || outcome == outcomeSuperseded {
 		f.ack(ctx)
 	} else {
 		f.term(code)
+	}
+}
+
+// publish publishes a recorded (or, without a ledger or for a job that
+// could not be ledgered, deterministic) result body, retrying within the
+// delivery while the results stream elects a leader. On failure it naks
+// (the redelivery publishes the same recorded body) or, on the last
+// delivery, records the result as undeliverable and terminates the job:
+// the result stays in the ledger, and the job is not acked as done.
+func (f *finisher) publish(ctx context.Context, subject string, body []byte) bool {
+	j := f.j
+	msgID := f.msgID
+	if msgID == "" {
+		msgID = resultMsgID(f.job)
+	}
+	stop := j.heartbeat(f.msg, f.log)
+	err := j.publishResult(ctx, subject, msgID, body)
+	stop()
+	if err == nil {
+		return true
+	}
+	if f.last {
+		f.log.Error("result could not be published through the last delivery; recorded as undeliverable, job terminated", "subject", subject, "err", err)
+		if f.ledgered || f.job.ID != "" && j.Ledger != nil {
+			if lerr := j.Ledger.MarkUndeliverable(ctx, LedgerKey(f.job.Producer, f.job.ID)); lerr != nil {
+				f.log.Warn("could not flag the ledger entry undeliverable", "err", lerr)
+			}
+		}
+		f.metric(outcomeUndeliverable, CodeInternal)
+		if err := f.msg.TermWithReason("undeliverable"); err != nil {
+			f.log.Warn("term failed", "err", err)
+		}
+		return false
+	}
+	delay := j.backoff(f.delivered)
+	f.log.Error("publish result failed; redelivery requested (it publishes the same recorded result)", "subject", subject, "delay", delay, "err", err)
+	f.nak(CodeInternal, delay)
+	return false
+}
+
+// Result publish retries within one delivery: a JetStream publish that
+// times out or finds no responders while the results stream elects a
+// leader is retried for up to publishRetryBudget; a refusal (permission
+// denied, no subscriber on an inbox) is not.
+const (
+	publishRetryBudget    = 12 * time.Second
+	publishAttemptTimeout = 4 * time.Second
+)
+
+// publishResult publishes with the in-delivery retries.
+func (j *Jobs) publishResult(ctx context.Context, subject, msgID string, body []byte) error {
+	deadline := time.Now().Add(publishRetryBudget)
+	delay := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, publishAttemptTimeout)
+		err := j.Results.PublishResult(actx, subject, msgID, body)
+		cancel()
+		if err == nil || errors.Is(err, ErrResultRefused) || ctx.Err() != nil || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
 }
 
@@ -554,30 +706,29 @@ func (f *finisher) release(ctx context.Context) {
 	if !f.ledgered || f.job.Kind != KindExecuteJS || (f.called && f.mayHaveRun) {
 		return
 	}
-	if err := f.j.Ledger.Release(ctx, f.job.ID, f.rev, f.job.Kind, f.delivered); err != nil {
+	if err := f.j.Ledger.releaseEntry(ctx, LedgerKey(f.job.Producer, f.job.ID), f.rev, LedgerEntry{Kind: f.job.Kind, Producer: f.job.Producer, Content: f.content, Deliveries: f.delivered}); err != nil {
 		f.log.Warn("could not release the job's ledger entry; an at-most-once redelivery will report outcome_unknown", "err", err)
 	}
 }
 
 // republish publishes the result the ledger recorded for a job that is
-// done, on the job's reply subject, with the same Nats-Msg-Id, and acks.
+// done, on the job's reply subject, with the same Nats-Msg-Id, and acks:
+// the identical bytes every earlier publish of the job carried.
 func (f *finisher) republish(ctx context.Context, done *LedgerEntry) {
+	f.finishing = true
 	subject := f.j.replySubject(f.job)
-	if err := f.j.Results.PublishResult(ctx, subject, f.job.ID, done.Result); err != nil {
-		delay := f.j.backoff(f.delivered)
-		f.log.Error("republish of the recorded result failed; redelivery requested", "subject", subject, "err", err)
-		f.nak(CodeInternal, delay)
+	if !f.publish(ctx, subject, done.Result) {
 		return
 	}
 	f.log.Info("job already done: recorded result published again", "subject", subject, "done_at", done.DoneAt)
-	f.j.Metrics.job(metricKind(f.job.Kind), outcomeRepublished, "", time.Since(f.start))
+	f.metric(outcomeRepublished, "")
 	f.ack(ctx)
 }
 
 func (f *finisher) nak(code string, delay time.Duration) {
-	f.j.Metrics.job(metricKind(f.job.Kind), outcomeRetry, code, time.Since(f.start))
+	f.metric(outcomeRetry, code)
 	if err := f.msg.NakWithDelay(delay); err != nil {
-		f.log.Warn("nak failed", "err", err)
+		f.log.Warn("nak failed; the job is redelivered after AckWait", "err", err)
 	}
 }
 
@@ -585,7 +736,11 @@ func (f *finisher) nak(code string, delay time.Duration) {
 // published (docs/jetstream.md A.2, A.6).
 func (f *finisher) ack(ctx context.Context) {
 	if err := f.msg.DoubleAck(ctx); err != nil {
-		f.log.Warn("ack failed; a redelivery will publish the recorded result", "err", err)
+		if f.ledgered {
+			f.log.Warn("ack failed after the result was recorded and published; the redelivery will publish the same recorded result again", "err", err)
+		} else {
+			f.log.Warn("ack failed after the result was published; the redelivery will handle the job again", "err", err)
+		}
 	}
 }
 
@@ -668,13 +823,21 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 	job, derr := j.decode(raw.Subject, raw.Data, raw.Header)
 	log = log.With("job", job.ID, "seq", adv.StreamSeq, "deliveries", adv.Deliveries)
 	subject := j.replySubject(job)
+	msgID := resultMsgID(job)
 	var body []byte
 	started := false
+	content := ""
 	if derr == nil && j.Ledger != nil {
-		done, err := j.Ledger.Get(ctx, job.ID)
+		content = job.contentHash()
+		done, err := j.Ledger.Get(ctx, LedgerKey(job.Producer, job.ID))
 		if err != nil {
 			retry("read job ledger", err)
 			return
+		}
+		if done != nil && done.Content != "" && done.Content != content {
+			derr = badJob("id reused with different content: %s already used id %s for another job", job.Producer, job.ID)
+			msgID += ".reused." + content[:16]
+			done = nil
 		}
 		if done != nil && done.State == LedgerDone {
 			body = done.Result
@@ -682,7 +845,7 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 		started = done != nil && done.State == LedgerStarted
 	}
 	if body == nil {
-		res := Result{ID: job.ID, Kind: job.Kind, PKPPublicKey: job.PKPHex, Status: StatusError,
+		res := Result{ID: job.ID, Producer: job.Producer, Kind: job.Kind, PKPPublicKey: job.PKPHex, Status: StatusError,
 			Error: &ResultError{Code: CodeDeliveryExhausted, Retryable: true,
 				Message: fmt.Sprintf("the job was delivered %d times without completing", adv.Deliveries)}}
 		if job.Kind == KindExecuteJS && started {
@@ -699,18 +862,16 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		if derr == nil && j.Ledger != nil {
-			done, err := j.Ledger.MarkDone(ctx, job.ID, 0, LedgerEntry{Kind: job.Kind, Deliveries: adv.Deliveries, Subject: subject, Result: body, DoneAt: j.now()})
+			done, err := j.Ledger.Record(ctx, LedgerKey(job.Producer, job.ID), 0, LedgerEntry{Kind: job.Kind, Producer: job.Producer, Content: content, Deliveries: adv.Deliveries, Subject: subject, Result: body, DoneAt: j.now()})
 			if err != nil {
 				retry("record exhausted job", err)
 				return
 			}
-			if done != nil {
-				body = done.Result
-			}
+			body = done.Result
 		}
 	}
 	if subject != "" {
-		if err := j.Results.PublishResult(ctx, subject, job.ID, body); err != nil {
+		if err := j.publishResult(ctx, subject, msgID, body); err != nil {
 			retry("publish result of exhausted job", err)
 			return
 		}
@@ -726,12 +887,21 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
+// ErrResultRefused: NATS refused a result publish for good: litsignd may
+// not publish on the reply subject (permission denied), or no one
+// subscribes to it (no responders on an inbox). Retrying within the
+// delivery is pointless; later deliveries try again.
+var ErrResultRefused = errors.New("result publish refused")
+
 // NATSResults publishes results: to subjects a stream captures (the
 // results stream, or a producer's own stream) with a JetStream publish
 // that waits for the stream's ack and is deduplicated by Nats-Msg-Id;
 // to any other subject (the _INBOX of a producer waiting on it) with a
-// plain NATS publish that carries the same header (docs/jetstream.md A.6).
-// It is safe for concurrent use.
+// plain NATS publish that carries the same header (docs/jetstream.md A.6),
+// followed by a round trip that tells whether the server refused it
+// (permission denied) or no one listens (no responders): a plain publish
+// reports neither by itself, and a result lost that way must not be acked
+// as delivered. It is safe for concurrent use.
 type NATSResults struct {
 	Conn     *nats.Conn
 	JS       jetstream.JetStream
@@ -765,13 +935,43 @@ func (p *NATSResults) PublishResult(ctx context.Context, subject, msgID string, 
 		}
 		return nil
 	}
+	return p.publishPlain(ctx, subject, msgID, body)
+}
+
+// publishPlain publishes to a subject no stream captures with a reply
+// subject of its own: the server answers a publish nobody receives with a
+// no-responders status there, ahead of the flush's PONG, and reports a
+// denied publish as a permissions violation (the connection's last error)
+// ahead of it too.
+func (p *NATSResults) publishPlain(ctx context.Context, subject, msgID string, body []byte) error {
+	status := p.Conn.NewRespInbox()
+	sub, err := p.Conn.SubscribeSync(status)
+	if err != nil {
+		return fmt.Errorf("publish result to %s: %w", subject, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
 	m := nats.NewMsg(subject)
 	m.Data = body
+	m.Reply = status
 	if msgID != "" {
 		m.Header.Set(jetstream.MsgIDHeader, msgID)
 	}
 	if err := p.Conn.PublishMsg(m); err != nil {
 		return fmt.Errorf("publish result to %s: %w", subject, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	if err := p.Conn.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("publish result to %s: %w", subject, err)
+	}
+	if last := p.Conn.LastError(); errors.Is(last, nats.ErrPermissionViolation) && strings.Contains(last.Error(), strconv.Quote(subject)) {
+		return fmt.Errorf("publish result to %s: %w: %v", subject, ErrResultRefused, last)
+	}
+	if _, err := sub.NextMsg(time.Millisecond); errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("publish result to %s: %w: no responders", subject, ErrResultRefused)
 	}
 	return nil
 }

@@ -72,6 +72,9 @@ func jobDisposition(err error, lastDelivery bool) (code string, retryable bool, 
 		return CodeLitAuthFailed, false, actTerm
 	case errors.Is(err, litnode.ErrActionFailed):
 		return CodeActionFailed, false, actTerm
+	case errors.Is(err, errPanic):
+		// A bug that would hit every delivery of the job again.
+		return CodeInternal, false, actTerm
 	case errors.Is(err, delegationstore.ErrSealed), errors.Is(err, errUnusableDelegation),
 		errors.Is(err, litnode.ErrAttestationUnsupported):
 		// A stored secret the keyring cannot open, a stored record that

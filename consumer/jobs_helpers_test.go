@@ -146,6 +146,7 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		t.Fatal(err)
 	}
 	e.ledger = NewLedger(kv)
+	e.ledger.RetryBudget = 500 * time.Millisecond
 	jobsCons, exhCons, err := e.topo.EnsureJobsConsumers(ctx, js, e.topo.JobsConsumerConfig(cfg.maxDeliver, cfg.ackWait, 64))
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +173,7 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		Results:       &NATSResults{Conn: nc, JS: js, Topology: e.topo},
 		Events:        &EventPublisher{JS: js, Topology: e.topo},
 		Topology:      e.topo,
+		Producers:     Producers{AllowDefault: true, Known: map[string]Producer{"captured": {InboxPrefix: "app.captured."}, "alpha": {}, "beta": {}}},
 		Ledger:        e.ledger,
 		Stream:        e.stream,
 		MaxDeliver:    cfg.maxDeliver,
@@ -315,6 +317,12 @@ func (e *jobsEnv) delegate(p devnet.DevPKP, resources string) {
 	e.put(e.store, e.delegation(p, nil, resources, time.Now().Add(15*time.Minute)))
 }
 
+// resultSubject is the default result subject of a job of the default
+// producer (the env publishes on the un-namespaced subjects).
+func (e *jobsEnv) resultSubject(id string) string {
+	return e.topo.JobResultSubject(DefaultProducer, id)
+}
+
 // newID returns a fresh job id.
 func (e *jobsEnv) newID(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), e.ids.Add(1))
@@ -334,11 +342,22 @@ func jobBody(id string, p devnet.DevPKP, toSign string, extra map[string]any) []
 	return b
 }
 
-// publish publishes a job to <prefix>.jobs.<kind>, with Nats-Msg-Id msgID
-// (none if empty) and the given headers.
+// publish publishes a job to <prefix>.jobs.<kind> (producer "default"),
+// with Nats-Msg-Id msgID (none if empty) and the given headers.
 func (e *jobsEnv) publish(kind string, body []byte, msgID string, hdr nats.Header) {
 	e.t.Helper()
-	m := nats.NewMsg(e.topo.JobSubject(kind))
+	e.publishTo(e.topo.JobSubject(kind), body, msgID, hdr)
+}
+
+// publishAs publishes a job of producer to <prefix>.jobs.<producer>.<kind>.
+func (e *jobsEnv) publishAs(producer, kind string, body []byte, msgID string, hdr nats.Header) {
+	e.t.Helper()
+	e.publishTo(e.topo.ProducerJobSubject(producer, kind), body, msgID, hdr)
+}
+
+func (e *jobsEnv) publishTo(subject string, body []byte, msgID string, hdr nats.Header) {
+	e.t.Helper()
+	m := nats.NewMsg(subject)
 	m.Data = body
 	for k, v := range hdr {
 		m.Header[k] = v
@@ -393,7 +412,7 @@ func expectNone(t testing.TB, sub *nats.Subscription, d time.Duration) {
 // runJob publishes a job on the default subject and returns its result.
 func (e *jobsEnv) runJob(body []byte, id string) Result {
 	e.t.Helper()
-	sub := e.subscribe(e.topo.ResultSubject(id))
+	sub := e.subscribe(e.resultSubject(id))
 	e.publish(KindPKPSign, body, id, nil)
 	r, _ := awaitResult(e.t, sub, 20*time.Second)
 	return r

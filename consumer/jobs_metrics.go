@@ -18,6 +18,10 @@ const (
 	outcomeRepublished = "republished" // the ledger's result published again
 	outcomeSuperseded  = "superseded"  // another delivery recorded the result first
 	outcomeDropped     = "dropped"     // no result possible: no id and no reply subject
+	// outcomeUndeliverable: the result is recorded but could not be
+	// published through the last delivery (permission denied, no
+	// responders); the job is terminated, not acked as done.
+	outcomeUndeliverable = "undeliverable"
 )
 
 // Delegation lookup results (label result of
@@ -42,8 +46,8 @@ var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 2
 func registerJobMetrics(f promauto.Factory, m *Metrics) {
 	m.jobs = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "litsignd_jobs_total",
-		Help: "Job deliveries handled, by kind, outcome (ok, error, retry, republished, superseded, dropped) and error code.",
-	}, []string{"kind", "outcome", "code"})
+		Help: "Job deliveries handled, by kind, outcome (ok, error, retry, republished, superseded, dropped, undeliverable), error code and producer (configured producers; others are \"other\").",
+	}, []string{"kind", "outcome", "code", "producer"})
 	m.duration = f.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "litsignd_job_duration_seconds",
 		Help:    "Time to handle one job delivery, from decode to acknowledgement.",
@@ -143,14 +147,14 @@ func isIdentifier(s string) bool {
 	return true
 }
 
-func (m *Metrics) job(kind, outcome, code string, d time.Duration) {
+func (m *Metrics) job(kind, outcome, code, producer string, d time.Duration) {
 	if m == nil {
 		return
 	}
 	if kind == "" {
 		kind = "unknown"
 	}
-	m.jobs.WithLabelValues(kind, outcome, code).Inc()
+	m.jobs.WithLabelValues(kind, outcome, code, producer).Inc()
 	m.duration.WithLabelValues(kind).Observe(d.Seconds())
 }
 

@@ -42,21 +42,24 @@ func TestJobsPKPSign(t *testing.T) {
 
 	t.Run("default subject and LIT_RESULTS", func(t *testing.T) {
 		id := e.newID("default")
-		sub := e.subscribe(e.topo.ResultSubject(id))
+		sub := e.subscribe(e.resultSubject(id))
 		e.publish(KindPKPSign, jobBody(id, p, msg, nil), id, nil)
 		r, m := awaitResult(t, sub, 20*time.Second)
 		checkSignature(t, r, p, digest)
 		if r.ID != id || r.Kind != KindPKPSign {
 			t.Errorf("id, kind = %q, %q; want %q, %q", r.ID, r.Kind, id, KindPKPSign)
 		}
-		if got := m.Header.Get(jetstream.MsgIDHeader); got != id {
-			t.Errorf("result Nats-Msg-Id = %q, want %q", got, id)
+		if got := m.Header.Get(jetstream.MsgIDHeader); got != LedgerKey(DefaultProducer, id) {
+			t.Errorf("result Nats-Msg-Id = %q, want %q", got, LedgerKey(DefaultProducer, id))
 		}
-		stored, err := results.GetLastMsgForSubject(ctx, e.topo.ResultSubject(id))
-		if err != nil {
-			t.Fatalf("result not in %s: %v", e.topo.ResultsStream, err)
-		}
-		if !bytes.Equal(stored.Data, m.Data) || stored.Header.Get(jetstream.MsgIDHeader) != id {
+		// A live subscriber may see the result a moment before the
+		// stream's read path does.
+		var stored *jetstream.RawStreamMsg
+		jWaitFor(t, "the result in "+e.topo.ResultsStream, func() bool {
+			stored, err = results.GetLastMsgForSubject(ctx, e.resultSubject(id))
+			return err == nil
+		})
+		if !bytes.Equal(stored.Data, m.Data) || stored.Header.Get(jetstream.MsgIDHeader) != LedgerKey(DefaultProducer, id) {
 			t.Errorf("stored result %s differs from the published %s", stored.Data, m.Data)
 		}
 		var raw map[string]any
@@ -71,22 +74,22 @@ func TestJobsPKPSign(t *testing.T) {
 		if _, ok := raw["error"]; ok {
 			t.Errorf("ok result has an error field: %s", m.Data)
 		}
-		entry, err := e.ledger.Get(ctx, id)
-		if err != nil || entry == nil || entry.State != LedgerDone || !bytes.Equal(entry.Result, m.Data) || entry.Subject != e.topo.ResultSubject(id) {
+		entry, err := e.ledger.Get(ctx, LedgerKey(DefaultProducer, id))
+		if err != nil || entry == nil || entry.State != LedgerDone || !bytes.Equal(entry.Result, m.Data) || entry.Subject != e.resultSubject(id) {
 			t.Errorf("ledger entry = %+v, %v; want done with the published result", entry, err)
 		}
 	})
 
 	t.Run("replyTo field", func(t *testing.T) {
 		id := e.newID("replyto")
-		reply := "app.replies." + id // captured by no stream: a plain publish
+		reply := "_INBOX.app." + id // captured by no stream: a plain publish
 		sub := e.subscribe(reply)
-		def := e.subscribe(e.topo.ResultSubject(id))
+		def := e.subscribe(e.resultSubject(id))
 		e.publish(KindPKPSign, jobBody(id, p, msg, map[string]any{"replyTo": reply}), id, nil)
 		r, m := awaitResult(t, sub, 20*time.Second)
 		checkSignature(t, r, p, digest)
-		if m.Header.Get(jetstream.MsgIDHeader) != id {
-			t.Errorf("plain result lacks Nats-Msg-Id %q", id)
+		if m.Header.Get(jetstream.MsgIDHeader) != LedgerKey(DefaultProducer, id) {
+			t.Errorf("plain result lacks Nats-Msg-Id %q", LedgerKey(DefaultProducer, id))
 		}
 		expectNone(t, def, 100*time.Millisecond)
 	})
@@ -104,15 +107,20 @@ func TestJobsPKPSign(t *testing.T) {
 		if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{Name: "APP_REPLIES", Subjects: []string{"app.captured.>"}, Duplicates: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
+		// Producer "captured" is configured with the inbox prefix
+		// app.captured. (jobsEnv), which its own stream captures.
 		id := e.newID("captured")
 		reply := "app.captured." + id
 		sub := e.subscribe(reply)
-		e.publish(KindPKPSign, jobBody(id, p, msg, map[string]any{"replyTo": reply}), id, nil)
+		e.publishAs("captured", KindPKPSign, jobBody(id, p, msg, map[string]any{"replyTo": reply}), id, nil)
 		r, _ := awaitResult(t, sub, 20*time.Second)
 		checkSignature(t, r, p, digest)
+		if r.Producer != "captured" {
+			t.Errorf("result producer = %q, want captured", r.Producer)
+		}
 		s, _ := e.js.Stream(ctx, "APP_REPLIES")
 		stored, err := s.GetLastMsgForSubject(ctx, reply)
-		if err != nil || stored.Header.Get(jetstream.MsgIDHeader) != id {
+		if err != nil || stored.Header.Get(jetstream.MsgIDHeader) != LedgerKey("captured", id) {
 			t.Errorf("result not stored in the producer's stream with Nats-Msg-Id: %v", err)
 		}
 	})
@@ -136,8 +144,8 @@ func TestJobsPKPSign(t *testing.T) {
 		msgs, pending, ack := e.streamState()
 		return msgs == 0 && pending == 0 && ack == 0
 	})
-	if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeOK, "")); got != 6 {
-		t.Errorf("litsignd_jobs_total{ok} = %v, want 6", got)
+	if got, cap := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeOK, "", DefaultProducer)), testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeOK, "", "captured")); got != 5 || cap != 1 {
+		t.Errorf("litsignd_jobs_total{ok} = %v (default), %v (captured); want 5, 1", got, cap)
 	}
 	if got := testutil.ToFloat64(e.metrics.sessionSigs); got < 6*3 {
 		t.Errorf("litsignd_session_sigs_minted_total = %v, want at least 18 (6 jobs × threshold 3)", got)
@@ -208,7 +216,7 @@ func TestJobsBadRequest(t *testing.T) {
 
 	t.Run("reply subject inside the jobs subjects", func(t *testing.T) {
 		id := e.newID("loop")
-		def := e.subscribe(e.topo.ResultSubject(id))
+		def := e.subscribe(e.resultSubject(id))
 		jobs := e.subscribe(e.topo.JobsSubjects())
 		e.publish(KindPKPSign, jobBody(id, p, "x", map[string]any{"replyTo": e.topo.JobSubject(KindPKPSign)}), id, nil)
 		if _, err := jobs.NextMsg(5 * time.Second); err != nil { // the job itself
@@ -222,7 +230,7 @@ func TestJobsBadRequest(t *testing.T) {
 	t.Run("no id and no reply subject: dropped", func(t *testing.T) {
 		e.publish(KindPKPSign, []byte(`{}`), "", nil)
 		jWaitFor(t, "the unanswerable job terminated", func() bool {
-			return testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeDropped, CodeBadRequest)) == 1
+			return testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeDropped, CodeBadRequest, DefaultProducer)) == 1
 		})
 	})
 
@@ -344,7 +352,7 @@ func TestJobsDelegationErrors(t *testing.T) {
 		t.Errorf("not_found lookups = %v, want 1", got)
 	}
 	for _, code := range []string{CodeDelegationNotFound, CodeDelegationExpired, CodeScopeDenied, CodePaymentFailed, CodeLitAuthFailed} {
-		if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeError, code)); got != 1 {
+		if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeError, code, DefaultProducer)); got != 1 {
 			t.Errorf("litsignd_jobs_total{error,%s} = %v, want 1", code, got)
 		}
 	}
@@ -443,7 +451,7 @@ func TestJobsAllNodesDown(t *testing.T) {
 		msgs, pending, ack := e.streamState()
 		return msgs == 0 && pending == 0 && ack == 0
 	})
-	if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeRetry, CodeLitUnavailable)); got != n {
+	if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeRetry, CodeLitUnavailable, DefaultProducer)); got != n {
 		t.Errorf("retries = %v, want %d (one per job with MaxDeliver 2)", got, n)
 	}
 
@@ -474,18 +482,30 @@ func TestJobsDeliveryExhausted(t *testing.T) {
 		}
 	}()
 	id = e.newID("stalled")
-	sub := e.subscribe(e.topo.ResultSubject(id))
+	sub := e.subscribe(e.resultSubject(id))
 	e.publish(KindPKPSign, jobBody(id, p, "x", nil), id, nil)
 	r, _ := awaitResult(t, sub, 10*time.Second)
 	expectError(t, r, CodeDeliveryExhausted, true)
 	// The stalled deliveries end meanwhile (1.5 s job timeout), the last
-	// one with a lit_unavailable result that the ledger must suppress.
-	expectNone(t, sub, 2*time.Second)
+	// one with a lit_unavailable result that the ledger must suppress: it
+	// may publish the recorded result again, the same bytes, never its own.
+	first, _ := json.Marshal(r)
+	for {
+		m, err := sub.NextMsg(2 * time.Second)
+		if err != nil {
+			break
+		}
+		var again Result
+		_ = json.Unmarshal(m.Data, &again)
+		if again2, _ := json.Marshal(again); !bytes.Equal(again2, first) {
+			t.Errorf("a second, different result: %s", m.Data)
+		}
+	}
 	jWaitFor(t, "the exhausted job removed", func() bool {
 		msgs, _, _ := e.streamState()
 		return msgs == 0
 	})
-	entry, err := e.ledger.Get(context.Background(), id)
+	entry, err := e.ledger.Get(context.Background(), LedgerKey(DefaultProducer, id))
 	if err != nil || entry == nil || entry.State != LedgerDone || !strings.Contains(string(entry.Result), CodeDeliveryExhausted) {
 		t.Errorf("ledger = %+v, %v; want done with delivery_exhausted", entry, err)
 	}
@@ -493,8 +513,8 @@ func TestJobsDeliveryExhausted(t *testing.T) {
 	// Delivery 1 failed transiently (nak); delivery 2, the last, failed
 	// finally but found the exhausted result recorded and published nothing.
 	jWaitFor(t, "both stalled deliveries finished", func() bool {
-		return testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeRetry, CodeLitUnavailable)) == 1 &&
-			testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeSuperseded, "")) == 1
+		return testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeRetry, CodeLitUnavailable, DefaultProducer)) == 1 &&
+			testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeSuperseded, "", DefaultProducer)) == 1
 	})
 }
 
@@ -560,19 +580,19 @@ func TestJobsLedgerRepublishes(t *testing.T) {
 
 	t.Run("redelivery after a lost ack", func(t *testing.T) {
 		id := e.newID("lost-ack")
-		sub := e.subscribe(e.topo.ResultSubject(id))
+		sub := e.subscribe(e.resultSubject(id))
 		before := e.signRequests()
 		e.publish(KindPKPSign, jobBody(id, p, "once", nil), id, nil)
 		r1, m1 := awaitResult(t, sub, 20*time.Second)
 		checkSignature(t, r1, p, crypto.Keccak256([]byte("once")))
 		_, m2 := awaitResult(t, sub, 10*time.Second) // after AckWait
-		if !bytes.Equal(m1.Data, m2.Data) || m2.Header.Get(jetstream.MsgIDHeader) != id {
+		if !bytes.Equal(m1.Data, m2.Data) || m2.Header.Get(jetstream.MsgIDHeader) != LedgerKey(DefaultProducer, id) {
 			t.Errorf("republished result differs:\n%s\n%s", m1.Data, m2.Data)
 		}
 		if n := e.signRequests() - before; n != e.net.Threshold() {
 			t.Errorf("%d pkp-sign node requests, want %d (one signing)", n, e.net.Threshold())
 		}
-		if n := storedCount(e.topo.ResultSubject(id)); n != 1 {
+		if n := storedCount(e.resultSubject(id)); n != 1 {
 			t.Errorf("%s holds %d results for the job, want 1 (deduplicated)", e.topo.ResultsStream, n)
 		}
 		jWaitFor(t, "the redelivery acked", func() bool {
@@ -593,7 +613,7 @@ func TestJobsLedgerRepublishes(t *testing.T) {
 		// resubmission after 10 minutes would; a new reply subject too.
 		e.publish(KindPKPSign, body, "resubmit-"+id, nats.Header{HeaderReplyTo: []string{inbox}})
 		r2, m2 := awaitResult(t, sub, 10*time.Second)
-		if r2.Signature == nil || *r2.Signature != *r1.Signature || m2.Header.Get(jetstream.MsgIDHeader) != id {
+		if r2.Signature == nil || *r2.Signature != *r1.Signature || m2.Header.Get(jetstream.MsgIDHeader) != LedgerKey(DefaultProducer, id) {
 			t.Errorf("resubmission result %+v differs from the first %+v", r2, r1)
 		}
 		if n := e.signRequests() - before; n != 0 {
@@ -604,7 +624,7 @@ func TestJobsLedgerRepublishes(t *testing.T) {
 		msgs, pending, ack := e.streamState()
 		return msgs == 0 && pending == 0 && ack == 0
 	})
-	if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeRepublished, "")); got != 2 {
+	if got := testutil.ToFloat64(e.metrics.jobs.WithLabelValues(KindPKPSign, outcomeRepublished, "", DefaultProducer)); got != 2 {
 		t.Errorf("republished = %v, want 2", got)
 	}
 }
@@ -780,10 +800,10 @@ func TestDecodeJob(t *testing.T) {
 		{name: "wildcard reply", body: `{"id":"a","pkpPublicKey":"` + good + `","toSign":"hi","replyTo":"r.*"}`, wantErr: true, wantID: "a"},
 		{name: "point off the curve", body: `{"id":"a","pkpPublicKey":"` + pkp + `","toSign":"hi"}`, wantErr: true, wantID: "a"},
 		{name: "id of 128", body: `{"id":"` + strings.Repeat("x", 128) + `","pkpPublicKey":"` + good + `","toSign":"hi"}`, wantID: strings.Repeat("x", 128), wantChain: litnode.ChainEthereum, wantMsg: "hi"},
-		{name: "id as a number", body: `{"id":7,"pkpPublicKey":"` + good + `","toSign":"hi"}`, wantErr: true},
+		{name: "id as a number", body: `{"id":7,"pkpPublicKey":"` + good + `","toSign":"hi"}`, wantErr: true, wantID: "7"},
 		{name: "trailing data", body: `{"id":"a","pkpPublicKey":"` + good + `","toSign":"hi"} {}`, wantErr: true, wantID: "a"},
 		{name: "unknown field keeps the address", body: `{"id":"a","pkpPublicKey":"` + good + `","toSign":"hi","replyTo":"r.x","x":1}`, wantErr: true, wantID: "a", wantReply: "r.x"},
-		{name: "too large", body: `{"id":"a","toSign":"` + strings.Repeat("x", MaxJobBytes) + `"}`, hdr: hdr("r.big"), wantErr: true, wantReply: "r.big"},
+		{name: "too large", body: `{"id":"a","toSign":"` + strings.Repeat("x", MaxJobBytes) + `"}`, hdr: hdr("r.big"), wantErr: true, wantID: "a", wantReply: "r.big"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -903,7 +923,7 @@ func TestJobMetrics(t *testing.T) {
 	m.ObserveLit(litnode.Observation{Op: "pkp_sign", Duration: time.Millisecond, Err: &litnode.NodeError{Status: 402, Code: "PaymentFailed"}, Code: "PaymentFailed"})
 	m.ObserveLit(litnode.Observation{Op: "handshake", Duration: time.Millisecond, Err: &litnode.NodeError{Status: 0}, Code: "weird code with spaces"})
 	m.ObserveLit(litnode.Observation{Op: "refresh", Duration: time.Millisecond})
-	m.job(KindPKPSign, outcomeOK, "", time.Second)
+	m.job(KindPKPSign, outcomeOK, "", DefaultProducer, time.Second)
 	if got := testutil.ToFloat64(m.sessionSigs); got != 2 {
 		t.Errorf("session sigs = %v, want 2", got)
 	}
@@ -925,7 +945,7 @@ func TestJobMetrics(t *testing.T) {
 	}
 	var nilMetrics *Metrics // records nothing, never panics
 	nilMetrics.ObserveLit(litnode.Observation{Op: "pkp_sign"})
-	nilMetrics.job(KindPKPSign, outcomeOK, "", 0)
+	nilMetrics.job(KindPKPSign, outcomeOK, "", DefaultProducer, 0)
 	nilMetrics.inFlightAdd(1)
 	nilMetrics.lookup(lookupHit)
 }

@@ -20,7 +20,8 @@ const (
 	ResultsMaxAge = 24 * time.Hour
 	// jobsMaxAge drops jobs nobody handled in a day.
 	jobsMaxAge = 24 * time.Hour
-	// Defaults of JobsConsumerConfig.
+	// Defaults of JobsConsumerConfig (litsignd passes its flags, whose
+	// MaxAckPending default is 4096).
 	defaultJobsMaxDeliver    = 5
 	defaultJobsAckWait       = 30 * time.Second
 	defaultJobsMaxAckPending = 256
@@ -54,8 +55,21 @@ func (t Topology) ResultsSubjects() string { return t.Prefix + ".results.>" }
 // advisories and the job ledger bucket (entries kept DefaultLedgerTTL). It
 // is idempotent and safe to run from every replica.
 func (t Topology) EnsureJobs(ctx context.Context, js jetstream.JetStream) error {
+	for _, cfg := range t.jobStreams() {
+		if err := t.ensureStream(ctx, js, cfg); err != nil {
+			return err
+		}
+	}
+	if _, err := OpenLedger(ctx, js, t.JobsBucket, DefaultLedgerTTL, max(t.Replicas, 1)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// jobStreams are the streams EnsureJobs creates.
+func (t Topology) jobStreams() []jetstream.StreamConfig {
 	replicas := max(t.Replicas, 1)
-	streams := []jetstream.StreamConfig{{
+	return []jetstream.StreamConfig{{
 		Name:        t.JobsStream,
 		Subjects:    []string{t.JobsSubjects()},
 		Retention:   jetstream.WorkQueuePolicy,
@@ -85,15 +99,6 @@ func (t Topology) EnsureJobs(ctx context.Context, js jetstream.JetStream) error 
 		Replicas:    replicas,
 		Description: "litsignd: max-deliveries advisories of the jobs consumer",
 	}}
-	for _, cfg := range streams {
-		if err := ensureStream(ctx, js, t.limited(cfg)); err != nil {
-			return err
-		}
-	}
-	if _, err := OpenLedger(ctx, js, t.JobsBucket, DefaultLedgerTTL, replicas); err != nil {
-		return err
-	}
-	return nil
 }
 
 // JobsConsumerConfig is the config of the durable pull consumer all

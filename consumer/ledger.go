@@ -25,6 +25,15 @@ const (
 	LedgerReleased = "released"
 )
 
+// ErrIDReused: a producer sent a job whose id it already used for a job
+// with different content (PKP, kind, message or action, chain). The job
+// gets bad_request and never the other job's result.
+var ErrIDReused = errors.New("id reused with different content")
+
+// LedgerKey is the ledger key of a producer's job id: results belong to
+// their producer, so two producers' equal ids never share an entry.
+func LedgerKey(producer, id string) string { return producer + "." + id }
+
 // DefaultLedgerTTL is how long the ledger remembers a job: a job id seen
 // again within it (a redelivery, or a producer's resubmission after the
 // jobs stream's duplicate window) gets the recorded result, not a second
@@ -34,11 +43,29 @@ const DefaultLedgerTTL = 24 * time.Hour
 // ledgerCASAttempts bounds the compare-and-set retries of one ledger write.
 const ledgerCASAttempts = 8
 
+// Ledger write retries: a write that fails for another reason than a lost
+// compare-and-set race (a timeout or "no response from stream" while the
+// bucket's raft group elects a leader, typically 2-10 s) is retried with
+// backoff for up to ledgerRetryBudget, each attempt bounded by
+// ledgerAttemptTimeout (docs/jetstream.md B.2).
+const (
+	ledgerRetryBudget    = 15 * time.Second
+	ledgerAttemptTimeout = 4 * time.Second
+)
+
 // LedgerEntry is what the ledger holds for one job id. It never holds a
 // secret: a result carries only public values.
 type LedgerEntry struct {
 	State string `json:"state"`
 	Kind  string `json:"kind,omitempty"`
+	// Producer is the job's producer; Content is the hash of what the job
+	// asks for (jobContentHash): an id reused with other content is
+	// refused.
+	Producer string `json:"producer,omitempty"`
+	Content  string `json:"content,omitempty"`
+	// Undeliverable: the result is recorded but could not be published
+	// through the job's last delivery (permission denied, no responders).
+	Undeliverable bool `json:"undeliverable,omitempty"`
 	// Deliveries is the delivery count of the latest delivery that
 	// started the job (JetStream NumDelivered).
 	Deliveries uint64    `json:"deliveries,omitempty"`
@@ -60,6 +87,9 @@ type LedgerEntry struct {
 // safe for concurrent use.
 type Ledger struct {
 	kv jetstream.KeyValue
+	// RetryBudget bounds the retries of one ledger operation that fails
+	// transiently; 0 means ledgerRetryBudget (15 s), negative none.
+	RetryBudget time.Duration
 }
 
 // NewLedger returns a ledger on an existing bucket.
@@ -126,10 +156,28 @@ func (l *Ledger) MarkStarted(ctx context.Context, id, kind string, deliveries ui
 // left no result, which an at-most-once job must not ignore. When prev is
 // done, Start writes nothing and rev is 0.
 func (l *Ledger) Start(ctx context.Context, id, kind string, deliveries uint64, at time.Time) (rev uint64, prev *LedgerEntry, err error) {
-	value, err := json.Marshal(LedgerEntry{State: LedgerStarted, Kind: kind, Deliveries: deliveries, StartedAt: at.UTC()})
+	return l.Begin(ctx, id, LedgerEntry{Kind: kind, Deliveries: deliveries, StartedAt: at})
+}
+
+// Begin is Start with the whole started entry e (its Producer and Content
+// are kept). If the key holds an entry with other content, Begin writes
+// nothing and returns that entry with ErrIDReused. Writes that fail
+// transiently are retried (ledgerRetryBudget).
+func (l *Ledger) Begin(ctx context.Context, key string, e LedgerEntry) (rev uint64, prev *LedgerEntry, err error) {
+	e.State = LedgerStarted
+	e.StartedAt = e.StartedAt.UTC()
+	value, err := json.Marshal(e)
 	if err != nil {
 		return 0, nil, err
 	}
+	err = l.retry(ctx, func(ctx context.Context) (err error) {
+		rev, prev, err = l.begin(ctx, key, value, e.Content)
+		return err
+	})
+	return rev, prev, err
+}
+
+func (l *Ledger) begin(ctx context.Context, id string, value []byte, content string) (rev uint64, prev *LedgerEntry, err error) {
 	// First deliveries are the common case: try to create the key blind,
 	// and read it only when it exists.
 	if rev, err := l.kv.Create(ctx, id, value); err == nil {
@@ -141,6 +189,9 @@ func (l *Ledger) Start(ctx context.Context, id, kind string, deliveries uint64, 
 		cur, err := l.Get(ctx, id)
 		if err != nil {
 			return 0, nil, err
+		}
+		if cur != nil && cur.Content != "" && content != "" && cur.Content != content {
+			return 0, cur, fmt.Errorf("ledger key %s: %w", id, ErrIDReused)
 		}
 		if cur != nil && cur.State == LedgerDone {
 			return 0, cur, nil
@@ -154,6 +205,38 @@ func (l *Ledger) Start(ctx context.Context, id, kind string, deliveries uint64, 
 		}
 	}
 	return 0, nil, fmt.Errorf("ledger mark %s started: gave up after %d conflicting writes", id, ledgerCASAttempts)
+}
+
+// retry runs one ledger operation until it succeeds, fails for good
+// (ErrIDReused, ctx ended) or the retry budget is spent: a write whose
+// response was lost in a leader election may have been applied, and the
+// operations are written so that running one again is safe (a Create that
+// finds its own entry re-reads and updates it; MarkDone returns the entry
+// recorded, whoever wrote it).
+func (l *Ledger) retry(ctx context.Context, op func(ctx context.Context) error) error {
+	budget := l.RetryBudget
+	switch {
+	case budget == 0:
+		budget = ledgerRetryBudget
+	case budget < 0:
+		budget = 0
+	}
+	deadline := time.Now().Add(budget)
+	delay := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, ledgerAttemptTimeout)
+		err := op(actx)
+		cancel()
+		if err == nil || errors.Is(err, ErrIDReused) || ctx.Err() != nil || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
 }
 
 // MarkDone records the job's final result: the subject it is published to
@@ -170,6 +253,63 @@ func (l *Ledger) MarkDone(ctx context.Context, id string, rev uint64, e LedgerEn
 	if err != nil {
 		return nil, err
 	}
+	return l.markDone(ctx, id, rev, value)
+}
+
+// Record is the commit point of a job (README "NATS contract"): it records
+// e as the job's final result, retrying transient failures for up to
+// ledgerRetryBudget, and returns the entry the ledger holds afterwards,
+// whose Result is the only body the job may ever publish: e's, or the one
+// another delivery recorded first (or an earlier attempt of this call
+// whose response was lost). An error means nothing is recorded for sure:
+// the caller must publish nothing.
+func (l *Ledger) Record(ctx context.Context, key string, rev uint64, e LedgerEntry) (*LedgerEntry, error) {
+	e.State = LedgerDone
+	if e.DoneAt.IsZero() {
+		e.DoneAt = time.Now()
+	}
+	e.DoneAt = e.DoneAt.UTC()
+	value, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	var done *LedgerEntry
+	err = l.retry(ctx, func(ctx context.Context) (err error) {
+		done, err = l.markDone(ctx, key, rev, value)
+		if err != nil && !casConflict(err) {
+			rev = 0 // the write may have landed: re-read on the next attempt
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if done == nil {
+		done = &e
+	}
+	return done, nil
+}
+
+// MarkUndeliverable flags the job's done entry: its result could not be
+// published through the last delivery. Best effort: a lost race or a
+// missing entry is not an error.
+func (l *Ledger) MarkUndeliverable(ctx context.Context, key string) error {
+	cur, err := l.Get(ctx, key)
+	if err != nil || cur == nil || cur.State != LedgerDone || cur.Undeliverable {
+		return err
+	}
+	cur.Undeliverable = true
+	value, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	if _, err := l.kv.Update(ctx, key, value, cur.Revision); err != nil && !casConflict(err) {
+		return fmt.Errorf("ledger mark %s undeliverable: %w", key, err)
+	}
+	return nil
+}
+
+func (l *Ledger) markDone(ctx context.Context, id string, rev uint64, value []byte) (done *LedgerEntry, err error) {
 	for range ledgerCASAttempts {
 		var cur *LedgerEntry
 		if rev != 0 {
@@ -202,6 +342,19 @@ func (l *Ledger) Release(ctx context.Context, id string, rev uint64, kind string
 	}
 	if _, err := l.kv.Update(ctx, id, value, rev); err != nil && !casConflict(err) {
 		return fmt.Errorf("ledger release %s: %w", id, err)
+	}
+	return nil
+}
+
+// releaseEntry is Release keeping e's producer and content hash.
+func (l *Ledger) releaseEntry(ctx context.Context, key string, rev uint64, e LedgerEntry) error {
+	e.State = LedgerReleased
+	value, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := l.kv.Update(ctx, key, value, rev); err != nil && !casConflict(err) {
+		return fmt.Errorf("ledger release %s: %w", key, err)
 	}
 	return nil
 }

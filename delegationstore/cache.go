@@ -1,35 +1,62 @@
 package delegationstore
 
 import (
+	"container/heap"
+	"container/list"
 	"sync"
 	"time"
 
 	"github.com/litsignd/litsignd/litnode"
 )
 
-// entry is one cached KV value: a decoded record, the unsealed delegation
-// (nil when it could not be opened, with err saying why) and the expiry
-// events already emitted for it.
+// entry is the index entry of one stored delegation: the few fields the
+// expiry tracker and Get's checks need, kept for every key in the bucket
+// (about 200 bytes). The unsealed delegation lives in the bounded hot set
+// (hotEntry), loaded on first use.
 type entry struct {
-	revision uint64
-	rec      *record     // nil when the value does not decode
-	d        *Delegation // nil when err != nil
-	err      error       // why d is nil: wraps ErrSealed
+	revision   uint64
+	session    litnode.SessionPublicKey
+	issuedAt   time.Time
+	expiration time.Time
+	// err says why the stored value is unusable (it did not decode); it
+	// wraps ErrSealed. The other fields are zero then.
+	err error
 
 	expiringSent bool
 	expiredSent  bool
+	// heapIndex is the entry's place in the tracker's heap, -1 when not
+	// in it.
+	heapIndex int
+	pkp       litnode.PKPPublicKey
 }
+
+// valid reports whether the entry holds a decoded record.
+func (e *entry) valid() bool { return e.err == nil && !e.expiration.IsZero() }
 
 // sameDelegationAs reports whether e holds the same delegation as o, so a
-// rewrite (a reseal under a new KEK) does not emit its events again.
+// rewrite (a reseal under a new KEK) does not emit its events again. Within
+// one key, the session key, issued-at and expiration identify a delegation:
+// Put refuses to replace a delegation with one that is not newer.
 func (e *entry) sameDelegationAs(o *entry) bool {
-	return e.rec != nil && o.rec != nil && e.rec.sameDelegation(o.rec)
+	return e.valid() && o.valid() && e.session == o.session && e.issuedAt.Equal(o.issuedAt) && e.expiration.Equal(o.expiration)
 }
 
-// cache is the in-memory copy of the bucket that Get reads. The KV watch
-// writes it; the expiry tracker reads it and marks the events it emitted.
-// Events for entries that leave the cache are queued in pending for the
-// tracker, so every OnEvent call happens on the tracker goroutine.
+// hotEntry is an unsealed delegation (or why it could not be unsealed) of
+// one revision, in the hot set.
+type hotEntry struct {
+	pkp      litnode.PKPPublicKey
+	revision uint64
+	d        *Delegation // nil when err != nil
+	err      error
+}
+
+// cache is the in-memory view of the bucket that Get reads. The KV watch
+// writes its index (one small entry per key); Get fills the hot set, an LRU
+// of at most hotMax unsealed delegations. The expiry tracker reads the
+// index through a min-heap ordered by each entry's next event time, so an
+// event costs O(log n). Events for entries that leave the index are queued
+// in pending for the tracker, so every OnEvent call happens on the tracker
+// goroutine.
 type cache struct {
 	mu      sync.RWMutex
 	entries map[litnode.PKPPublicKey]*entry
@@ -41,10 +68,32 @@ type cache struct {
 	// changed is poked (non-blocking, capacity 1) on every change, so the
 	// tracker recomputes its next deadline.
 	changed chan struct{}
+
+	// timers holds the entries with an event still to emit, by next event
+	// time under lead (the lead of the last due call).
+	timers entryHeap
+	lead   time.Duration
+
+	hotMu  sync.Mutex
+	hotMax int
+	hot    map[litnode.PKPPublicKey]*list.Element // of *hotEntry
+	lru    list.List                              // front: most recently used
 }
 
-func newCache() *cache {
-	return &cache{entries: map[litnode.PKPPublicKey]*entry{}, removed: map[litnode.PKPPublicKey]uint64{}, changed: make(chan struct{}, 1)}
+// newCache returns a cache whose hot set keeps at most hotMax unsealed
+// delegations (hotMax <= 0: DefaultHotDelegations).
+func newCache(hotMax ...int) *cache {
+	c := &cache{
+		entries: map[litnode.PKPPublicKey]*entry{},
+		removed: map[litnode.PKPPublicKey]uint64{},
+		changed: make(chan struct{}, 1),
+		hot:     map[litnode.PKPPublicKey]*list.Element{},
+		hotMax:  DefaultHotDelegations,
+	}
+	if len(hotMax) > 0 && hotMax[0] > 0 {
+		c.hotMax = hotMax[0]
+	}
+	return c
 }
 
 func (c *cache) poke() {
@@ -54,7 +103,7 @@ func (c *cache) poke() {
 	}
 }
 
-// get returns the entry for pkp.
+// get returns the index entry for pkp.
 func (c *cache) get(pkp litnode.PKPPublicKey) (*entry, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -62,8 +111,6 @@ func (c *cache) get(pkp litnode.PKPPublicKey) (*entry, bool) {
 	return e, ok
 }
 
-// put stores e for pkp, keeping the event marks of the entry it replaces
-// when both hold the same delegation.
 // tombstone records that the watch saw pkp removed at revision rev.
 func (c *cache) tombstone(pkp litnode.PKPPublicKey, rev uint64) {
 	c.mu.Lock()
@@ -84,12 +131,15 @@ func (c *cache) putIfAbsent(pkp litnode.PKPPublicKey, e *entry) *entry {
 		c.mu.Unlock()
 		return nil
 	}
-	c.entries[pkp] = e
+	c.insertLocked(pkp, e)
 	c.mu.Unlock()
 	c.poke()
 	return e
 }
 
+// put stores e for pkp, keeping the event marks of the entry it replaces
+// when both hold the same delegation. The hot copy of an older revision is
+// dropped, so a replaced session secret leaves memory at once.
 func (c *cache) put(pkp litnode.PKPPublicKey, e *entry) {
 	c.mu.Lock()
 	if e.revision <= c.removed[pkp] {
@@ -98,12 +148,39 @@ func (c *cache) put(pkp litnode.PKPPublicKey, e *entry) {
 		c.mu.Unlock()
 		return
 	}
-	if old, ok := c.entries[pkp]; ok && e.sameDelegationAs(old) {
-		e.expiringSent, e.expiredSent = old.expiringSent, old.expiredSent
+	if old, ok := c.entries[pkp]; ok {
+		if e.sameDelegationAs(old) {
+			e.expiringSent, e.expiredSent = old.expiringSent, old.expiredSent
+		}
+		c.timers.remove(old)
 	}
-	c.entries[pkp] = e
+	c.insertLocked(pkp, e)
 	c.mu.Unlock()
+	c.dropHot(pkp, e.revision)
 	c.poke()
+}
+
+// insertLocked indexes e under pkp and schedules its next event.
+func (c *cache) insertLocked(pkp litnode.PKPPublicKey, e *entry) {
+	e.pkp = pkp
+	e.heapIndex = -1
+	c.entries[pkp] = e
+	c.schedule(e)
+}
+
+// schedule puts e in the timer heap if it has an event still to emit.
+func (c *cache) schedule(e *entry) {
+	if e.valid() && !e.expiredSent && e.heapIndex < 0 {
+		heap.Push(&c.timers, timerItem{e: e, at: c.nextAt(e)})
+	}
+}
+
+// nextAt is e's next event time under the cache's lead.
+func (c *cache) nextAt(e *entry) time.Time {
+	if c.lead > 0 && !e.expiringSent {
+		return e.expiration.Add(-c.lead)
+	}
+	return e.expiration
 }
 
 // remove drops pkp's entry. If the delegation is at (or within
@@ -113,9 +190,11 @@ func (c *cache) remove(pkp litnode.PKPPublicKey, now time.Time) {
 	c.mu.Lock()
 	if old, ok := c.entries[pkp]; ok {
 		c.queueExpiredLocked(pkp, old, now)
+		c.timers.remove(old)
 		delete(c.entries, pkp)
 	}
 	c.mu.Unlock()
+	c.dropHot(pkp, 0)
 	c.poke()
 }
 
@@ -124,10 +203,12 @@ func (c *cache) remove(pkp litnode.PKPPublicKey, now time.Time) {
 // event marks of entries that stayed are kept.
 func (c *cache) replace(snapshot map[litnode.PKPPublicKey]*entry, now time.Time) {
 	c.mu.Lock()
+	var gone []litnode.PKPPublicKey
 	for pkp, old := range c.entries {
 		e, ok := snapshot[pkp]
 		if !ok {
 			c.queueExpiredLocked(pkp, old, now)
+			gone = append(gone, pkp)
 			continue
 		}
 		if e.sameDelegationAs(old) {
@@ -135,7 +216,29 @@ func (c *cache) replace(snapshot map[litnode.PKPPublicKey]*entry, now time.Time)
 		}
 	}
 	c.entries = snapshot
+	c.timers = make(entryHeap, 0, len(snapshot))
+	for pkp, e := range snapshot {
+		e.pkp = pkp
+		e.heapIndex = -1
+		if e.valid() && !e.expiredSent {
+			e.heapIndex = len(c.timers)
+			c.timers = append(c.timers, timerItem{e: e, at: c.nextAt(e)})
+		}
+	}
+	heap.Init(&c.timers)
 	c.mu.Unlock()
+	c.hotMu.Lock()
+	for pkp, el := range c.hot {
+		h := el.Value.(*hotEntry)
+		if e, ok := snapshot[pkp]; !ok || e.revision != h.revision {
+			c.lru.Remove(el)
+			delete(c.hot, pkp)
+		}
+	}
+	c.hotMu.Unlock()
+	for _, pkp := range gone {
+		c.dropHot(pkp, 0)
+	}
 	c.poke()
 }
 
@@ -146,25 +249,125 @@ func (c *cache) replace(snapshot map[litnode.PKPPublicKey]*entry, now time.Time)
 const expiryTolerance = 2 * time.Second
 
 func (c *cache) queueExpiredLocked(pkp litnode.PKPPublicKey, e *entry, now time.Time) {
-	if e.rec == nil || e.expiredSent || now.Before(e.rec.Expiration.Add(-expiryTolerance)) {
+	if !e.valid() || e.expiredSent || now.Before(e.expiration.Add(-expiryTolerance)) {
 		return
 	}
 	e.expiringSent, e.expiredSent = true, true
 	c.pending = append(c.pending, newEvent(EventExpired, pkp, e))
 }
 
-// stats returns the number of cached entries and the earliest expiration
-// still in the future (ok is false when there is none).
+// stats returns the number of indexed delegations and the earliest
+// expiration still in the future (ok is false when there is none). It walks
+// the index: it runs at scrape time only.
 func (c *cache) stats(now time.Time) (n int, nearest time.Time, ok bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, e := range c.entries {
-		if e.rec == nil || !now.Before(e.rec.Expiration) {
+		if !e.valid() || !now.Before(e.expiration) {
 			continue
 		}
-		if !ok || e.rec.Expiration.Before(nearest) {
-			nearest, ok = e.rec.Expiration, true
+		if !ok || e.expiration.Before(nearest) {
+			nearest, ok = e.expiration, true
 		}
 	}
 	return len(c.entries), nearest, ok
+}
+
+// getHot returns the hot copy of pkp's delegation at revision rev and marks
+// it recently used.
+func (c *cache) getHot(pkp litnode.PKPPublicKey, rev uint64) (*hotEntry, bool) {
+	c.hotMu.Lock()
+	defer c.hotMu.Unlock()
+	el, ok := c.hot[pkp]
+	if !ok {
+		return nil, false
+	}
+	h := el.Value.(*hotEntry)
+	if h.revision != rev {
+		return nil, false
+	}
+	c.lru.MoveToFront(el)
+	return h, true
+}
+
+// putHot keeps h in the hot set unless the index has moved past its
+// revision or dropped the key meanwhile, evicting the least recently used
+// entries beyond hotMax.
+func (c *cache) putHot(h *hotEntry) {
+	c.mu.RLock()
+	e, ok := c.entries[h.pkp]
+	current := ok && e.revision == h.revision
+	c.mu.RUnlock()
+	if !current {
+		return
+	}
+	c.hotMu.Lock()
+	defer c.hotMu.Unlock()
+	if el, ok := c.hot[h.pkp]; ok {
+		el.Value = h
+		c.lru.MoveToFront(el)
+		return
+	}
+	c.hot[h.pkp] = c.lru.PushFront(h)
+	for c.lru.Len() > c.hotMax {
+		last := c.lru.Back()
+		c.lru.Remove(last)
+		delete(c.hot, last.Value.(*hotEntry).pkp)
+	}
+}
+
+// dropHot removes pkp's hot copy unless it is of revision keep.
+func (c *cache) dropHot(pkp litnode.PKPPublicKey, keep uint64) {
+	c.hotMu.Lock()
+	defer c.hotMu.Unlock()
+	if el, ok := c.hot[pkp]; ok && (keep == 0 || el.Value.(*hotEntry).revision != keep) {
+		c.lru.Remove(el)
+		delete(c.hot, pkp)
+	}
+}
+
+// hotLen is the number of unsealed delegations held.
+func (c *cache) hotLen() int {
+	c.hotMu.Lock()
+	defer c.hotMu.Unlock()
+	return c.lru.Len()
+}
+
+// timerItem is an entry in the timer heap with the time its next event is
+// due.
+type timerItem struct {
+	e  *entry
+	at time.Time
+}
+
+// entryHeap is a min-heap of entries by next event time.
+type entryHeap []timerItem
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].e.heapIndex = i
+	h[j].e.heapIndex = j
+}
+func (h *entryHeap) Push(x any) {
+	it := x.(timerItem)
+	it.e.heapIndex = len(*h)
+	*h = append(*h, it)
+}
+func (h *entryHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = timerItem{}
+	*h = old[:len(old)-1]
+	it.e.heapIndex = -1
+	return it
+}
+
+// remove takes e out of the heap if it is in it.
+func (h *entryHeap) remove(e *entry) {
+	if e.heapIndex >= 0 && e.heapIndex < len(*h) && (*h)[e.heapIndex].e == e {
+		heap.Remove(h, e.heapIndex)
+	}
+	e.heapIndex = -1
 }

@@ -1,6 +1,7 @@
 package delegationstore
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -35,8 +36,8 @@ func newEvent(typ string, pkp litnode.PKPPublicKey, e *entry) Event {
 	return Event{
 		Type:             typ,
 		PKP:              pkp,
-		SessionPublicKey: e.rec.SessionPublicKey,
-		Expiration:       e.rec.Expiration,
+		SessionPublicKey: e.session.Hex(),
+		Expiration:       e.expiration,
 		Revision:         e.revision,
 		ID:               fmt.Sprintf("delegation-%s-%s-%d", typ, pkp.Hex(), e.revision),
 	}
@@ -49,38 +50,41 @@ const maxTrackerWait = 30 * time.Second
 // due collects the events due at now and returns the next time an event
 // falls due (zero when none is scheduled). lead <= 0 disables expiring
 // events. Queued removal events come first; the rest are ordered by time.
+// Each event costs O(log n): entries wait in a heap by next event time.
 func (c *cache) due(now time.Time, lead time.Duration) ([]Event, time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if lead != c.lead {
+		// The heap is keyed by the lead; a new lead (in practice: the first
+		// call) re-keys it once.
+		c.lead = lead
+		for i := range c.timers {
+			c.timers[i].at = c.nextAt(c.timers[i].e)
+		}
+		heap.Init(&c.timers)
+	}
 	evs := c.pending
 	c.pending = nil
-	var next time.Time
-	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
 	var timed []Event
-	for pkp, e := range c.entries {
-		if e.rec == nil || e.expiredSent {
-			continue
-		}
-		exp := e.rec.Expiration
-		switch {
-		case !now.Before(exp):
+	for len(c.timers) > 0 && !c.timers[0].at.After(now) {
+		it := heap.Pop(&c.timers).(timerItem)
+		e := it.e
+		exp := e.expiration
+		if !now.Before(exp) {
 			// Expired. If the expiring event never went out (first seen
 			// after expiry), "expired" says all there is to say.
 			e.expiringSent, e.expiredSent = true, true
-			timed = append(timed, newEvent(EventExpired, pkp, e))
-		case lead > 0 && !e.expiringSent && !now.Before(exp.Add(-lead)):
-			e.expiringSent = true
-			timed = append(timed, newEvent(EventExpiring, pkp, e))
-			later(exp)
-		case lead > 0 && !e.expiringSent:
-			later(exp.Add(-lead))
-		default:
-			later(exp)
+			timed = append(timed, newEvent(EventExpired, e.pkp, e))
+			continue
 		}
+		// Not expired, so this was the expiring deadline.
+		e.expiringSent = true
+		timed = append(timed, newEvent(EventExpiring, e.pkp, e))
+		heap.Push(&c.timers, timerItem{e: e, at: exp})
+	}
+	var next time.Time
+	if len(c.timers) > 0 {
+		next = c.timers[0].at
 	}
 	slices.SortStableFunc(timed, func(a, b Event) int {
 		if c := a.Expiration.Compare(b.Expiration); c != 0 {

@@ -10,11 +10,7 @@ import (
 func testEntry(t *testing.T, rev uint64, exp time.Time) (litnode.PKPPublicKey, *entry) {
 	t.Helper()
 	pkp := newTestPKP(t)
-	return pkp, &entry{revision: rev, rec: &record{
-		PKPPublicKey:     pkp.Hex(),
-		SessionPublicKey: "aa",
-		Expiration:       exp,
-	}}
+	return pkp, &entry{revision: rev, session: litnode.SessionPublicKey{0xaa}, issuedAt: t0.Add(-time.Hour), expiration: exp, heapIndex: -1}
 }
 
 func types(evs []Event) []string {
@@ -108,21 +104,19 @@ func TestCacheRemove(t *testing.T) {
 func TestCachePut_KeepsMarksForSameDelegation(t *testing.T) {
 	c := newCache()
 	pkp, e := testEntry(t, 1, t0.Add(time.Minute))
-	e.rec.Delegation.SignedMessage = "same"
 	c.put(pkp, e)
 	if evs, _ := c.due(t0, 2*time.Minute); len(evs) != 1 {
 		t.Fatalf("want the expiring event, got %v", types(evs))
 	}
 	// A reseal: same delegation, new revision. No second expiring event.
 	_, again := testEntry(t, 2, t0.Add(time.Minute))
-	again.rec.PKPPublicKey, again.rec.Delegation.SignedMessage = pkp.Hex(), "same"
 	c.put(pkp, again)
 	if evs, _ := c.due(t0, 2*time.Minute); len(evs) != 0 {
 		t.Fatalf("reseal re-emitted %v", types(evs))
 	}
 	// A different delegation starts afresh.
 	_, other := testEntry(t, 3, t0.Add(time.Minute))
-	other.rec.PKPPublicKey, other.rec.Delegation.SignedMessage = pkp.Hex(), "other"
+	other.session = litnode.SessionPublicKey{0xbb}
 	c.put(pkp, other)
 	if evs, _ := c.due(t0, 2*time.Minute); len(evs) != 1 || evs[0].Revision != 3 {
 		t.Fatalf("new delegation: events %+v", evs)

@@ -270,6 +270,19 @@ func GenerateKEKFile(path string) error {
 	return f.Close()
 }
 
+// WriteNewKEK writes a KEK file's content holding one fresh random key to
+// w (what GenerateKEKFile stores), for `litsignd kek new > kek.txt`.
+func WriteNewKEK(w io.Writer) error {
+	k, err := GenerateKEK(newKEKID())
+	if err != nil {
+		return err
+	}
+	line := kekLine(k)
+	defer clear(line)
+	_, err = w.Write(line)
+	return err
+}
+
 // RotateKEKFile adds a fresh random key to the KEK file at path as its new
 // current key, keeping the previous keys after it so that secrets sealed
 // with them still open. The file is replaced atomically (mode 0600). It

@@ -33,6 +33,7 @@ type metrics struct {
 	revocations   prometheus.Counter
 	events        *prometheus.CounterVec
 	watchRestarts prometheus.Counter
+	unseals       prometheus.Counter
 }
 
 // newMetrics registers the store's metrics on reg: the counters, and a
@@ -62,6 +63,10 @@ func newMetrics(reg prometheus.Registerer, c *cache, now func() time.Time) (*met
 			Name: "litsignd_delegation_watch_restarts_total",
 			Help: "Restarts of the KV watch that keeps the delegation cache current.",
 		}),
+		unseals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "litsignd_delegation_unseals_total",
+			Help: "Delegations read from the bucket and unsealed because they were not in the hot set (first use, eviction, new revision).",
+		}),
 	}
 	for _, r := range []string{lookupHit, lookupMiss, lookupExpired, lookupSealed} {
 		m.lookups.WithLabelValues(r)
@@ -72,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, c *cache, now func() time.Time) (*met
 	for _, t := range []string{EventExpiring, EventExpired} {
 		m.events.WithLabelValues(t)
 	}
-	cols := []prometheus.Collector{m.lookups, m.puts, m.revocations, m.events, m.watchRestarts, &cacheCollector{c: c, now: now}}
+	cols := []prometheus.Collector{m.lookups, m.puts, m.revocations, m.events, m.watchRestarts, m.unseals, &cacheCollector{c: c, now: now}}
 	for i, col := range cols {
 		if err := reg.Register(col); err != nil {
 			for _, done := range cols[:i] {
@@ -108,6 +113,12 @@ func (m *metrics) event(typ string) {
 	}
 }
 
+func (m *metrics) unsealed() {
+	if m != nil {
+		m.unseals.Inc()
+	}
+}
+
 func (m *metrics) watchRestart() {
 	if m != nil {
 		m.watchRestarts.Inc()
@@ -126,6 +137,8 @@ type cacheCollector struct {
 var (
 	activeDesc = prometheus.NewDesc("litsignd_delegations_active",
 		"Delegations stored in the KV bucket, as seen by the store's watch (including any past expiry that the server has not removed yet).", nil, nil)
+	hotDesc = prometheus.NewDesc("litsignd_delegations_unsealed",
+		"Delegations held unsealed in memory (the hot set, at most --hot-delegations).", nil, nil)
 	nearestDesc = prometheus.NewDesc("litsignd_delegation_nearest_expiry_seconds",
 		"Seconds until the nearest expiration among the stored, unexpired delegations; absent when there is none.", nil, nil)
 )
@@ -133,6 +146,7 @@ var (
 // Describe implements prometheus.Collector.
 func (cc *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- activeDesc
+	ch <- hotDesc
 	ch <- nearestDesc
 }
 
@@ -141,6 +155,7 @@ func (cc *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	now := cc.now()
 	n, nearest, ok := cc.c.stats(now)
 	ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(hotDesc, prometheus.GaugeValue, float64(cc.c.hotLen()))
 	if ok {
 		ch <- prometheus.MustNewConstMetric(nearestDesc, prometheus.GaugeValue, nearest.Sub(now).Seconds())
 	}

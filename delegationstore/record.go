@@ -219,3 +219,48 @@ func (r *record) newerThan(old *record) bool {
 func (r *record) sameDelegation(o *record) bool {
 	return r.PKPPublicKey == o.PKPPublicKey && r.SessionPublicKey == o.SessionPublicKey && r.Delegation == o.Delegation
 }
+
+// recordIndex is the part of a stored record the index needs: decoding it
+// skips the delegation's SIWE message (no grammar check) and the sealed
+// secret (no unsealing).
+type recordIndex struct {
+	V                int       `json:"v"`
+	PKPPublicKey     string    `json:"pkpPublicKey"`
+	SessionPublicKey string    `json:"sessionPublicKey"`
+	IssuedAt         time.Time `json:"issuedAt"`
+	Expiration       time.Time `json:"expiration"`
+	SealedSecret     struct {
+		KID string `json:"kid"`
+	} `json:"sealedSecret"`
+
+	session litnode.SessionPublicKey
+}
+
+// decodeRecordIndex decodes the index fields of a record stored under pkp,
+// with decodeRecord's checks of those fields. The full checks (and the
+// delegation's own) run when the record is first used (decodeRecord,
+// parseDelegation, unseal).
+func decodeRecordIndex(data []byte, pkp litnode.PKPPublicKey) (*recordIndex, error) {
+	var r recordIndex
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode delegation record: %w", err)
+	}
+	if r.V != recordVersion {
+		return nil, fmt.Errorf("decode delegation record: %w %d", errUnsupportedVersion, r.V)
+	}
+	if r.PKPPublicKey != pkp.Hex() {
+		return nil, fmt.Errorf("record for %s stored under key %s", r.PKPPublicKey, pkp.Hex())
+	}
+	session, err := litnode.ParseSessionPublicKey(r.SessionPublicKey)
+	if err != nil || session.Hex() != r.SessionPublicKey {
+		return nil, fmt.Errorf("decode delegation record for %s: sessionPublicKey is not 64 lowercase hex digits", r.PKPPublicKey)
+	}
+	if r.SealedSecret.KID == "" {
+		return nil, fmt.Errorf("decode delegation record for %s: no sealed secret", r.PKPPublicKey)
+	}
+	if r.IssuedAt.IsZero() || r.Expiration.IsZero() {
+		return nil, fmt.Errorf("decode delegation record for %s: missing issuedAt or expiration", r.PKPPublicKey)
+	}
+	r.session = session
+	return &r, nil
+}

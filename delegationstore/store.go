@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"strconv"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/litsignd/litsignd/internal/jsapi"
 	"github.com/litsignd/litsignd/litnode"
@@ -32,6 +34,8 @@ const (
 	// MaxRecordBytes is the largest stored record (the bucket's
 	// MaxValueSize): a 64 KiB hand-off plus sealing overhead.
 	MaxRecordBytes = 96 << 10
+	// DefaultHotDelegations is Config.HotDelegations' default.
+	DefaultHotDelegations = 10000
 )
 
 // maxCASAttempts bounds the compare-and-set retries of one write before it
@@ -68,6 +72,13 @@ type Config struct {
 	RevokedBucket string
 	// MaxBytes bounds each of the store's buckets; default DefaultMaxBytes.
 	MaxBytes int64
+	// HotDelegations bounds how many delegations the store keeps unsealed
+	// in memory, least recently used first out; default
+	// DefaultHotDelegations. Every stored delegation costs a small index
+	// entry (a few hundred bytes); one in the hot set also holds its parsed
+	// delegation and session key (a few KiB). A lookup outside the hot set
+	// reads the record from the bucket (one KV get) and unseals it.
+	HotDelegations int
 	// Now is the clock; default time.Now. Expiry decisions (Put's
 	// ErrExpired, Get's ErrExpired, events) use it; the server's per-key
 	// TTL uses the server's own clock.
@@ -162,6 +173,9 @@ type Store struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	// unsealing makes concurrent hot-set misses of one revision share one
+	// KV read and unseal.
+	unsealing singleflight.Group
 	running   atomic.Bool
 
 	// beforeWrite, when set (tests only), runs between Put's read of the
@@ -253,7 +267,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		stream:  stream,
 		subject: "$KV." + cfg.Bucket + ".",
 		log:     cfg.Logger,
-		cache:   newCache(),
+		cache:   newCache(cfg.HotDelegations),
 		ready:   make(chan struct{}),
 	}
 	if s.metrics, err = newMetrics(cfg.Registerer, s.cache, cfg.Now); err != nil {
@@ -350,28 +364,80 @@ func (s *Store) Get(ctx context.Context, pkp litnode.PKPPublicKey) (*Delegation,
 		}
 	}
 	e, ok := s.cache.get(pkp)
+	var fetched jetstream.KeyValueEntry
 	if !ok {
 		// A delegation stored a moment ago may not have reached this
 		// replica's watch yet: on a miss (only), read the bucket once.
 		if kve, err := s.kv.Get(ctx, pkp.Hex()); err == nil && kve.Operation() == jetstream.KeyValuePut {
-			e = s.cache.putIfAbsent(pkp, s.load(pkp, kve.Revision(), kve.Value()))
-			ok = e != nil
+			e = s.cache.putIfAbsent(pkp, s.index(pkp, kve.Revision(), kve.Value()))
+			ok, fetched = e != nil, kve
 		}
 	}
 	switch {
 	case !ok:
 		s.metrics.lookup(lookupMiss)
 		return nil, fmt.Errorf("get delegation for %s: %w", pkp.Hex(), ErrNotFound)
-	case e.rec != nil && !s.now().Before(e.rec.Expiration):
+	case e.valid() && !s.now().Before(e.expiration):
 		s.metrics.lookup(lookupExpired)
-		return nil, fmt.Errorf("get delegation for %s: %w at %s", pkp.Hex(), ErrExpired, e.rec.Expiration.Format(time.RFC3339))
+		return nil, fmt.Errorf("get delegation for %s: %w at %s", pkp.Hex(), ErrExpired, e.expiration.Format(time.RFC3339))
 	case e.err != nil:
 		s.metrics.lookup(lookupSealed)
 		return nil, fmt.Errorf("get delegation: %w", e.err)
 	}
+	h, err := s.hot(ctx, pkp, e.revision, fetched)
+	switch {
+	case err != nil:
+		if errors.Is(err, ErrNotFound) {
+			s.metrics.lookup(lookupMiss)
+		}
+		return nil, err
+	case h.err != nil:
+		s.metrics.lookup(lookupSealed)
+		return nil, fmt.Errorf("get delegation: %w", h.err)
+	case !s.now().Before(h.d.Expiration):
+		s.metrics.lookup(lookupExpired)
+		return nil, fmt.Errorf("get delegation for %s: %w at %s", pkp.Hex(), ErrExpired, h.d.Expiration.Format(time.RFC3339))
+	}
 	s.metrics.lookup(lookupHit)
-	d := *e.d
+	d := *h.d
 	return &d, nil
+}
+
+// hot returns the unsealed delegation of pkp at revision rev from the hot
+// set, or reads the bucket (unless fetched already holds that revision),
+// unseals it and keeps it in the hot set. If the bucket holds a newer
+// revision than the index (the watch has not delivered it yet), that one is
+// returned; a removal the bucket shows wins (ErrNotFound).
+func (s *Store) hot(ctx context.Context, pkp litnode.PKPPublicKey, rev uint64, fetched jetstream.KeyValueEntry) (*hotEntry, error) {
+	if h, ok := s.cache.getHot(pkp, rev); ok {
+		return h, nil
+	}
+	key := pkp.Hex()
+	v, err, _ := s.unsealing.Do(key+"@"+strconv.FormatUint(rev, 10), func() (any, error) {
+		kve := fetched
+		if kve == nil || kve.Revision() != rev {
+			var err error
+			kve, err = s.kv.Get(ctx, key)
+			switch {
+			case errors.Is(err, jetstream.ErrKeyNotFound), err == nil && kve.Operation() != jetstream.KeyValuePut:
+				return nil, fmt.Errorf("get delegation for %s: %w (removed from the bucket)", key, ErrNotFound)
+			case err != nil:
+				return nil, fmt.Errorf("get delegation for %s: read bucket: %w", key, err)
+			case kve.Revision() < rev:
+				// A replica of the stream that lags behind what the watch
+				// delivered: never serve an older revision.
+				return nil, fmt.Errorf("get delegation for %s: the bucket returned revision %d, older than %d", key, kve.Revision(), rev)
+			}
+		}
+		h := s.loadHot(pkp, kve.Revision(), kve.Value())
+		s.metrics.unsealed()
+		s.cache.putHot(h)
+		return h, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*hotEntry), nil
 }
 
 // Put stores the hand-off's delegation unless the stored one is at least as
@@ -402,7 +468,7 @@ func (s *Store) Put(ctx context.Context, h *litnode.HandOff) (PutResult, error) 
 		return PutResult{}, errors.New("put delegation: hand-off without PKP or session key")
 	}
 	key := h.PKP.Hex()
-	d, err := litnode.ParseDelegation(h.Delegation)
+	d, err := h.ParseDelegation()
 	if err != nil {
 		s.metrics.put(putInvalid)
 		return PutResult{}, fmt.Errorf("put delegation for %s: %w", key, err)
@@ -912,7 +978,7 @@ func (s *Store) apply(kve jetstream.KeyValueEntry, snapshot map[litnode.PKPPubli
 		s.log.Debug("delegation removed", "pkp", kve.Key(), "revision", kve.Revision(), "op", kve.Operation().String())
 		return
 	}
-	e := s.load(pkp, kve.Revision(), kve.Value())
+	e := s.index(pkp, kve.Revision(), kve.Value())
 	if snapshot != nil {
 		snapshot[pkp] = e
 	} else {
@@ -920,14 +986,29 @@ func (s *Store) apply(kve jetstream.KeyValueEntry, snapshot map[litnode.PKPPubli
 	}
 }
 
-// load decodes and unseals a stored value into a cache entry. Failures are
-// logged (without secrets) and kept in the entry for Get to return.
-func (s *Store) load(pkp litnode.PKPPublicKey, rev uint64, value []byte) *entry {
-	e := &entry{revision: rev}
-	fail := func(err error) *entry {
-		e.err = err
+// index decodes a stored value into an index entry: no SIWE parsing, no
+// unsealing (both wait for the first Get). A value that does not decode is
+// logged (without secrets) and kept as an entry whose err Get returns.
+func (s *Store) index(pkp litnode.PKPPublicKey, rev uint64, value []byte) *entry {
+	e := &entry{revision: rev, heapIndex: -1}
+	ix, err := decodeRecordIndex(value, pkp)
+	if err != nil {
+		e.err = fmt.Errorf("%w: %w", ErrSealed, err)
 		s.log.Warn("stored delegation unusable", "pkp", pkp.Hex(), "revision", rev, "err", err)
 		return e
+	}
+	e.session, e.issuedAt, e.expiration = ix.session, ix.IssuedAt, ix.Expiration
+	return e
+}
+
+// loadHot decodes, parses and unseals a stored value. Failures are logged
+// (without secrets) and kept in the hot entry for Get to return.
+func (s *Store) loadHot(pkp litnode.PKPPublicKey, rev uint64, value []byte) *hotEntry {
+	h := &hotEntry{pkp: pkp, revision: rev}
+	fail := func(err error) *hotEntry {
+		h.err = err
+		s.log.Warn("stored delegation unusable", "pkp", pkp.Hex(), "revision", rev, "err", err)
+		return h
 	}
 	rec, err := decodeRecord(value)
 	if err != nil {
@@ -936,7 +1017,6 @@ func (s *Store) load(pkp litnode.PKPPublicKey, rev uint64, value []byte) *entry 
 	if rec.pkp != pkp {
 		return fail(fmt.Errorf("%w: record for %s stored under key %s", ErrSealed, rec.PKPPublicKey, pkp.Hex()))
 	}
-	e.rec = rec
 	parsed, err := rec.parseDelegation()
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrSealed, err))
@@ -945,7 +1025,7 @@ func (s *Store) load(pkp litnode.PKPPublicKey, rev uint64, value []byte) *entry 
 	if err != nil {
 		return fail(err)
 	}
-	e.d = &Delegation{
+	h.d = &Delegation{
 		PKP:        pkp,
 		SessionKey: sk,
 		AuthSig:    rec.Delegation,
@@ -956,5 +1036,5 @@ func (s *Store) load(pkp litnode.PKPPublicKey, rev uint64, value []byte) *entry 
 		StoredAt:   rec.StoredAt,
 		Revision:   rev,
 	}
-	return e
+	return h
 }

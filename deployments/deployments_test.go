@@ -78,9 +78,9 @@ func TestMain(m *testing.M) {
 func flagNames(t testing.TB, bin string, args ...string) map[string]bool {
 	t.Helper()
 	cmd := exec.Command(bin, append(args, "-h")...)
-	out, _ := cmd.CombinedOutput() // -h exits 0 (litsignd) or 2 (litsign); the listing is what counts
+	out, _ := cmd.CombinedOutput() // the listing is what counts
 	names := map[string]bool{}
-	re := regexp.MustCompile(`^  -([a-z0-9][a-z0-9-]*)`)
+	re := regexp.MustCompile(`^  --?([a-z0-9][a-z0-9-]*)`)
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {

@@ -522,8 +522,8 @@ func TestCompose(t *testing.T) {
 			t.Errorf("prometheus.yml does not scrape %s", name)
 		}
 	}
-	if len(prom.RuleFiles) != 1 || prom.RuleFiles[0] != "/etc/prometheus/alerts.yml" {
-		t.Errorf("rule_files %v; want /etc/prometheus/alerts.yml", prom.RuleFiles)
+	if len(prom.RuleFiles) != 1 || prom.RuleFiles[0] != "alerts.yml" {
+		t.Errorf("rule_files %v; want alerts.yml (next to prometheus.yml)", prom.RuleFiles)
 	}
 
 	var ds struct {

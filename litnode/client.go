@@ -72,6 +72,12 @@ type Client struct {
 	// Observe, when set, is called after every node request and refresh,
 	// for metrics. It must be fast and safe for concurrent use.
 	Observe func(Observation)
+	// FreshE2EEKeys makes a new X25519 key pair (and shared key) per node
+	// per request, as the SDKs do. By default one key pair per node is made
+	// on first use after each handshake and reused until the next one (an
+	// epoch change, a refresh after a failure, or MaxStateAge); see
+	// docs/e2ee-key-reuse.md for why that is safe.
+	FreshE2EEKeys bool
 	// Now and Rand are for tests; nil means time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -109,6 +115,10 @@ type nodeConn struct {
 	url         string
 	identityKey [32]byte
 	epoch       uint64
+	// e2ee is this connection's client key pair for the node, made on first
+	// use and shared by all requests until the next handshake (see
+	// Client.FreshE2EEKeys and docs/e2ee-key-reuse.md).
+	e2ee *lazyChannel
 }
 
 type connState struct {
@@ -157,6 +167,10 @@ var defaultHTTPClient = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost: 64,
 	IdleConnTimeout:     90 * time.Second,
 	ForceAttemptHTTP2:   true,
+	// A request (hex ciphertext of a few KiB) and its answer each fit one
+	// buffer: one write and few reads per request instead of one per 4 KiB.
+	WriteBufferSize: 32 << 10,
+	ReadBufferSize:  32 << 10,
 }}
 
 func durationOr(d, def time.Duration) time.Duration {

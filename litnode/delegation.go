@@ -37,6 +37,13 @@ func ParseDelegation(a AuthSig) (*Delegation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delegation: %w", err)
 	}
+	return parseDelegationSIWE(a, m)
+}
+
+// parseDelegationSIWE is ParseDelegation for a SIWE message m that
+// ParseSIWE already returned for a.SignedMessage.
+func parseDelegationSIWE(a AuthSig, m *SIWEMessage) (*Delegation, error) {
+	var err error
 	d := &Delegation{AuthSig: a, SIWE: m}
 	if !common.IsHexAddress(m.Address) {
 		return nil, fmt.Errorf("%w: delegation: SIWE address %q", ErrMalformed, m.Address)
@@ -198,6 +205,30 @@ func Verify(a AuthSig, opts VerifyOptions) (*Delegation, error) {
 	if err != nil {
 		return nil, err
 	}
+	return verifyParsed(d, kind, opts)
+}
+
+// VerifyHandOff is Verify(h.Delegation, opts) for a hand-off: a decoded
+// hand-off's SIWE message is not parsed again (see HandOff.ParseDelegation).
+func VerifyHandOff(h *HandOff, opts VerifyOptions) (*Delegation, error) {
+	a := h.Delegation
+	kind := a.Kind()
+	switch {
+	case kind == KindBLSNetwork:
+	case kind == KindWallet && opts.AllowWallet && a.DerivedVia == DerivedViaWallet:
+	default:
+		return nil, fmt.Errorf("%w: derivedVia %q with algo %q is not a delegation this verifier accepts", ErrWrongKind, a.DerivedVia, a.Algo)
+	}
+	d, err := h.ParseDelegation()
+	if err != nil {
+		return nil, err
+	}
+	return verifyParsed(d, kind, opts)
+}
+
+// verifyParsed runs Verify's checks on a parsed delegation of the given kind.
+func verifyParsed(d *Delegation, kind AuthSigKind, opts VerifyOptions) (*Delegation, error) {
+	a := d.AuthSig
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -218,6 +249,12 @@ func Verify(a AuthSig, opts VerifyOptions) (*Delegation, error) {
 	if d.SessionKey != opts.SessionKey {
 		return nil, fmt.Errorf("%w: delegation is for %s, not %s", ErrURIMismatch, d.SIWE.URI, opts.SessionKey.URI())
 	}
+	// The cheap check first: a delegation for another PKP costs no pairing.
+	// (The ReCap checks stay after the signature check: a tampered ReCap is
+	// reported as the bad signature it is.)
+	if kind == KindBLSNetwork && !opts.PKP.IsZero() && d.Address != opts.PKP.Address() {
+		return nil, fmt.Errorf("%w: delegation address %s is not the PKP's %s", ErrAddressMismatch, d.Address.Hex(), opts.PKP.Address().Hex())
+	}
 	switch kind {
 	case KindBLSNetwork:
 		if opts.NetworkKey.IsZero() {
@@ -234,9 +271,6 @@ func Verify(a AuthSig, opts VerifyOptions) (*Delegation, error) {
 			// An undecodable point is a bad signature too (it also stays
 			// ErrMalformed for callers that care).
 			return nil, fmt.Errorf("%w: BLS signature of session key via SIWE is not valid: %w", ErrBadSignature, err)
-		}
-		if !opts.PKP.IsZero() && d.Address != opts.PKP.Address() {
-			return nil, fmt.Errorf("%w: delegation address %s is not the PKP's %s", ErrAddressMismatch, d.Address.Hex(), opts.PKP.Address().Hex())
 		}
 	case KindWallet:
 		if err := verifyEIP191(d.SIWE.String(), a.Sig, d.Address); err != nil {

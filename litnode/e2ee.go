@@ -139,14 +139,27 @@ func e2eeNonce(random *[16]byte, unixSeconds int64, recipientPublic, senderPubli
 // Encrypt) with the given random bytes and time, so that the result is
 // deterministic. created_at is written as JS toISOString (milliseconds, Z);
 // its whole seconds enter the nonce. Use E2EESeal in production.
+//
+// The sender's public key is sender.Public (step 1 is done once, when the
+// key pair is made); build key pairs with NewX25519KeyPair or
+// X25519KeyPairFromSecret.
 func E2EEEncrypt(sender X25519KeyPair, recipientPublic [32]byte, plaintext []byte, random [16]byte, now time.Time) E2EEEnvelope {
-	senderPublic := x25519Public(&sender.Secret) // step 1
+	var shared [32]byte
+	box.Precompute(&shared, &recipientPublic, &sender.Secret)
+	env := e2eeSealShared(&shared, &sender.Public, &recipientPublic, plaintext, random, now)
+	clear(shared[:])
+	return env
+}
+
+// e2eeSealShared is E2EEEncrypt with the box shared key already computed
+// (box.Precompute of the recipient's public and the sender's secret key).
+func e2eeSealShared(shared, senderPublic, recipientPublic *[32]byte, plaintext []byte, random [16]byte, now time.Time) E2EEEnvelope {
 	now = now.UTC()
 	ts := now.Unix() // step 3: whole seconds (floor)
-	nonce := e2eeNonce(&random, ts, &recipientPublic, &senderPublic)
+	nonce := e2eeNonce(&random, ts, recipientPublic, senderPublic)
 	// Step 7: the sodalite layout prepends 16 zero bytes to box output.
 	ct := make([]byte, e2eeZeroPrefix, e2eeZeroPrefix+box.Overhead+len(plaintext))
-	ct = box.Seal(ct, plaintext, &nonce, &recipientPublic, &sender.Secret) // step 6
+	ct = box.SealAfterPrecomputation(ct, plaintext, &nonce, shared) // step 6
 	return E2EEEnvelope{
 		Version: E2EEVersion,
 		Payload: E2EEPayload{
@@ -172,8 +185,16 @@ func E2EESeal(sender X25519KeyPair, recipientPublic [32]byte, plaintext []byte) 
 // Decrypt) and returns the plaintext and the sender's public key (the
 // envelope's verification_key). Every error wraps ErrDecrypt; an envelope
 // whose fields do not parse (version, hex, lengths, created_at, the 16-zero
-// prefix) also wraps ErrMalformed.
+// prefix) also wraps ErrMalformed. The recipient's public key is
+// recipient.Public (step 1 is done when the key pair is made).
 func E2EEDecrypt(recipient X25519KeyPair, env E2EEEnvelope) (plaintext []byte, senderPublic [32]byte, err error) {
+	return e2eeOpen(&recipient, nil, env)
+}
+
+// e2eeOpen is E2EEDecrypt; when known is not nil and the envelope's sender is
+// known.peer, it opens with the precomputed shared key instead of deriving
+// it again.
+func e2eeOpen(recipient *X25519KeyPair, known *e2eeChannel, env E2EEEnvelope) (plaintext []byte, senderPublic [32]byte, err error) {
 	malformed := func(format string, args ...any) ([]byte, [32]byte, error) {
 		return nil, [32]byte{}, fmt.Errorf("%w: %w: "+format, append([]any{ErrDecrypt, ErrMalformed}, args...)...)
 	}
@@ -182,17 +203,19 @@ func E2EEDecrypt(recipient X25519KeyPair, env E2EEEnvelope) (plaintext []byte, s
 	}
 	p := env.Payload
 	// Step 2. The node decodes with the Rust hex crate: no 0x (§5.2).
-	vk, err := hex.DecodeString(p.VerificationKey)
-	if err != nil || len(vk) != e2eeKeySize {
+	if len(p.VerificationKey) != 2*e2eeKeySize {
 		return malformed("verification_key must be %d bytes of hex", e2eeKeySize)
 	}
-	copy(senderPublic[:], vk)
-	rb, err := hex.DecodeString(p.Random)
-	if err != nil || len(rb) != e2eeRandomSize {
-		return malformed("random must be %d bytes of hex", e2eeRandomSize)
+	if _, err := hex.Decode(senderPublic[:], []byte(p.VerificationKey)); err != nil {
+		return malformed("verification_key must be %d bytes of hex", e2eeKeySize)
 	}
 	var random [16]byte
-	copy(random[:], rb)
+	if len(p.Random) != 2*e2eeRandomSize {
+		return malformed("random must be %d bytes of hex", e2eeRandomSize)
+	}
+	if _, err := hex.Decode(random[:], []byte(p.Random)); err != nil {
+		return malformed("random must be %d bytes of hex", e2eeRandomSize)
+	}
 	// Step 3: ts = floor(created_at) in seconds; any RFC 3339 form, with or
 	// without a fraction (JS writes ms and Z, chrono ns and +00:00).
 	created, err := time.Parse(time.RFC3339Nano, p.CreatedAt)
@@ -212,10 +235,15 @@ func E2EEDecrypt(recipient X25519KeyPair, env E2EEEnvelope) (plaintext []byte, s
 			return malformed("ciphertext_and_tag does not start with %d zero bytes", e2eeZeroPrefix)
 		}
 	}
-	myPublic := x25519Public(&recipient.Secret) // step 1
 	// Steps 4–5: recipient first, then sender, as in encryption.
-	nonce := e2eeNonce(&random, created.Unix(), &myPublic, &senderPublic)
-	pt, ok := box.Open(nil, ct[e2eeZeroPrefix:], &nonce, &senderPublic, &recipient.Secret)
+	nonce := e2eeNonce(&random, created.Unix(), &recipient.Public, &senderPublic)
+	var pt []byte
+	var ok bool
+	if known != nil && known.peer == senderPublic {
+		pt, ok = box.OpenAfterPrecomputation(nil, ct[e2eeZeroPrefix:], &nonce, &known.shared)
+	} else {
+		pt, ok = box.Open(nil, ct[e2eeZeroPrefix:], &nonce, &senderPublic, &recipient.Secret)
+	}
 	if !ok {
 		return nil, [32]byte{}, fmt.Errorf("%w: authentication failed (wrong key or tampered envelope)", ErrDecrypt)
 	}
@@ -223,4 +251,42 @@ func E2EEDecrypt(recipient X25519KeyPair, env E2EEEnvelope) (plaintext []byte, s
 		pt = []byte{}
 	}
 	return pt, senderPublic, nil
+}
+
+// e2eeChannel is one client key pair's E2EE channel to one node identity
+// key: the box shared key is derived once (box.Precompute) and serves
+// every request sealed to the node and every response the node seals back
+// with the same identity key.
+type e2eeChannel struct {
+	local  X25519KeyPair
+	peer   [32]byte
+	shared [32]byte
+}
+
+// newE2EEChannel makes a fresh key pair from rnd and derives its shared key
+// with the node identity key peer.
+func newE2EEChannel(rnd io.Reader, peer [32]byte) (*e2eeChannel, error) {
+	kp, err := NewX25519KeyPair(rnd)
+	if err != nil {
+		return nil, err
+	}
+	ch := &e2eeChannel{local: kp, peer: peer}
+	box.Precompute(&ch.shared, &ch.peer, &ch.local.Secret)
+	return ch, nil
+}
+
+// seal encrypts plaintext to the node with 16 bytes from crypto/rand and
+// the current time (docs/naga-wire.md §5.1 Encrypt).
+func (ch *e2eeChannel) seal(plaintext []byte, now time.Time) (E2EEEnvelope, error) {
+	var random [16]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		return E2EEEnvelope{}, fmt.Errorf("e2ee: read random: %w", err)
+	}
+	return e2eeSealShared(&ch.shared, &ch.local.Public, &ch.peer, plaintext, random, now), nil
+}
+
+// open decrypts a response addressed to the channel's key pair.
+func (ch *e2eeChannel) open(env E2EEEnvelope) ([]byte, error) {
+	pt, _, err := e2eeOpen(&ch.local, ch, env)
+	return pt, err
 }

@@ -28,6 +28,20 @@ type HandOff struct {
 	// owner's restrictions for litsignd (not a Lit protocol field; this
 	// package carries it and does not interpret it). nil when absent.
 	Policy json.RawMessage
+
+	// siwe is the SIWE message DecodePayload parsed from
+	// Delegation.SignedMessage, reused by ParseDelegation.
+	siwe *SIWEMessage
+}
+
+// ParseDelegation is ParseDelegation(h.Delegation); for a decoded hand-off
+// it reuses the SIWE message decoding already parsed (the grammar check is
+// the costly part).
+func (h *HandOff) ParseDelegation() (*Delegation, error) {
+	if h.siwe != nil && h.siwe.String() == h.Delegation.SignedMessage {
+		return parseDelegationSIWE(h.Delegation, h.siwe)
+	}
+	return ParseDelegation(h.Delegation)
 }
 
 // Stable reasons of EnvelopeError, usable as event and metric labels.
@@ -141,7 +155,7 @@ func DecodePayload(pkpHex string, payload []byte) (*HandOff, error) {
 	if len(p.Policy) > 0 && string(p.Policy) != "null" {
 		pol = p.Policy
 	}
-	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a, Policy: pol}, nil
+	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a, Policy: pol, siwe: m}, nil
 }
 
 // Encode writes the envelope exactly as the seed's JavaScript does:

@@ -96,7 +96,7 @@ func (c *Client) connect(ctx context.Context) (*connState, error) {
 			continue
 		}
 		copy(ik[:], b)
-		s.nodes[r.url] = nodeConn{url: r.url, identityKey: ik, epoch: r.hs.Epoch}
+		s.nodes[r.url] = nodeConn{url: r.url, identityKey: ik, epoch: r.hs.Epoch, e2ee: &lazyChannel{}}
 		s.Nodes = append(s.Nodes, r.url)
 	}
 	sort.Strings(s.Nodes)

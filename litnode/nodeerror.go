@@ -52,8 +52,17 @@ type NodeError struct {
 }
 
 func (e *NodeError) Error() string {
+	s := e.Op + " " + e.Node + e.detail()
+	if e.CorrelationID != "" {
+		s += " [request " + e.CorrelationID + "]"
+	}
+	return s
+}
+
+// detail is what went wrong, without which node and request:
+// ": HTTP 500 Code: message (details): cause".
+func (e *NodeError) detail() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", e.Op, e.Node)
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)
 	}
@@ -68,9 +77,6 @@ func (e *NodeError) Error() string {
 	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
-	}
-	if e.CorrelationID != "" {
-		fmt.Fprintf(&b, " [request %s]", e.CorrelationID)
 	}
 	return b.String()
 }
@@ -154,10 +160,39 @@ type OpError struct {
 	Errs     []error
 }
 
+// Error lists each distinct failure once: nodes usually fail alike (every
+// node runs the same action and throws the same error), so node errors
+// that differ only in the node and request id are one entry naming how
+// many nodes reported it.
 func (e *OpError) Error() string {
-	msgs := make([]string, len(e.Errs))
-	for i, err := range e.Errs {
-		msgs[i] = err.Error()
+	type group struct {
+		first error
+		op    string
+		n     int
+	}
+	var groups []*group
+	byDetail := map[string]*group{}
+	for _, err := range e.Errs {
+		ne, ok := err.(*NodeError)
+		if !ok {
+			groups = append(groups, &group{first: err, n: 1})
+			continue
+		}
+		key := ne.Op + ne.detail()
+		if g := byDetail[key]; g != nil {
+			g.n++
+			continue
+		}
+		g := &group{first: err, op: ne.Op, n: 1}
+		byDetail[key] = g
+		groups = append(groups, g)
+	}
+	msgs := make([]string, len(groups))
+	for i, g := range groups {
+		msgs[i] = g.first.Error()
+		if g.n > 1 {
+			msgs[i] = fmt.Sprintf("%s on %d nodes%s", g.op, g.n, g.first.(*NodeError).detail())
+		}
 	}
 	return fmt.Sprintf("%s failed after %d attempt(s): %s", e.Op, e.Attempts, strings.Join(msgs, "; "))
 }

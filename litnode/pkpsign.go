@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,6 +128,45 @@ type pkpSignBody struct {
 	KeySetID      string         `json:"keySetId"`
 }
 
+// appendJSON appends the body as encoding/json writes it (same keys, same
+// order; strings escaped as JSON.stringify does, which differs from
+// encoding/json only in not escaping <, > and &, U+2028 and U+2029: the same
+// JSON value). ok is false for a body it does not handle (auth methods).
+func (p *pkpSignBody) appendJSON(b []byte) ([]byte, bool) {
+	if len(p.AuthMethods) != 0 {
+		return nil, false
+	}
+	b = append(b, `{"toSign":[`...)
+	for i, v := range p.ToSign {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(v), 10)
+	}
+	b = append(b, `],"signingScheme":`...)
+	b = appendJSString(b, p.SigningScheme)
+	b = append(b, `,"pubkey":`...)
+	b = appendJSString(b, p.Pubkey)
+	b = append(b, `,"authSig":`...)
+	b = p.AuthSig.appendJS(b)
+	b = append(b, `,"nodeSet":[`...)
+	for i, n := range p.NodeSet {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"socketAddress":`...)
+		b = appendJSString(b, n.SocketAddress)
+		b = append(b, `,"value":`...)
+		b = strconv.AppendInt(b, int64(n.Value), 10)
+		b = append(b, '}')
+	}
+	b = append(b, `],"epoch":`...)
+	b = strconv.AppendUint(b, p.Epoch, 10)
+	b = append(b, `,"authMethods":[],"keySetId":`...)
+	b = appendJSString(b, p.KeySetID)
+	return append(b, '}'), true
+}
+
 type pkpSignData struct {
 	Success        bool            `json:"success"`
 	SignatureShare json.RawMessage `json:"signatureShare"`
@@ -164,7 +204,7 @@ func (c *Client) PKPSign(ctx context.Context, req PKPSignRequest) (ECDSASignatur
 		set := nodeSet(targets)
 		calls := make([]nodeCall, len(targets))
 		for i, t := range targets {
-			calls[i] = nodeCall{node: s.nodes[t.URL], body: pkpSignBody{
+			calls[i] = nodeCall{node: s.nodes[t.URL], body: &pkpSignBody{
 				ToSign: toSign, SigningScheme: "EcdsaK256Sha256", Pubkey: req.PKP.Hex(), AuthSig: sigs[t.URL],
 				NodeSet: set, Epoch: s.Epoch, AuthMethods: []any{}, KeySetID: "naga-keyset1",
 			}}

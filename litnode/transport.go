@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,12 @@ const (
 type nodeCall struct {
 	node nodeConn
 	body any // the plaintext request object
+}
+
+// jsonAppender is a request body that writes its own JSON, without
+// reflection; ok false means "use encoding/json".
+type jsonAppender interface {
+	appendJSON(b []byte) (out []byte, ok bool)
 }
 
 // nodeReply is one node's answer: the GenericResponse data, or an error.
@@ -60,25 +67,33 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	fail := func(status int, err error, class error) error {
 		return &NodeError{Op: op, Node: url, Status: status, Err: err, class: class, CorrelationID: requestID}
 	}
-	plaintext, err := json.Marshal(call.body)
+	var plaintext []byte
+	var err error
+	if a, ok := call.body.(jsonAppender); ok {
+		plaintext, ok = a.appendJSON(make([]byte, 0, 4096))
+		if !ok {
+			plaintext = nil
+		}
+	}
+	if plaintext == nil {
+		if plaintext, err = json.Marshal(call.body); err != nil {
+			return nil, fail(0, err, ErrBadRequest)
+		}
+	}
+	var jit *e2eeChannel
+	if c.FreshE2EEKeys || call.node.e2ee == nil {
+		jit, err = newE2EEChannel(c.rand(), call.node.identityKey)
+	} else {
+		jit, err = call.node.e2ee.get(c.rand(), call.node.identityKey)
+	}
 	if err != nil {
 		return nil, fail(0, err, ErrBadRequest)
 	}
-	jit, err := NewX25519KeyPair(c.rand())
+	env, err := jit.seal(plaintext, time.Now())
 	if err != nil {
 		return nil, fail(0, err, ErrBadRequest)
 	}
-	env, err := E2EESeal(jit, call.node.identityKey, plaintext)
-	if err != nil {
-		return nil, fail(0, err, ErrBadRequest)
-	}
-	body, err := json.Marshal(struct {
-		E2EEEnvelope
-		Epoch uint64 `json:"epoch"`
-	}{env, epoch})
-	if err != nil {
-		return nil, fail(0, err, ErrBadRequest)
-	}
+	body := appendRequestEnvelope(make([]byte, 0, len(env.Payload.CiphertextAndTag)+256), &env, epoch)
 	ctx, cancel := context.WithTimeout(ctx, durationOr(c.RequestTimeout, 45*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(url, "/")+path, bytes.NewReader(body))
@@ -91,17 +106,26 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 		return nil, fail(0, err, ErrNodeUnavailable)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
+	buf := responseBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			responseBuffers.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 32<<20)); err != nil {
 		return nil, fail(resp.StatusCode, err, ErrNodeUnavailable)
 	}
+	// raw is only read below: everything kept from it is copied (strings,
+	// json.RawMessage), so the buffer can be reused once post returns.
+	raw := buf.Bytes()
 
 	// An encrypted answer (success or most failures), or a plain one when the
 	// node could not decrypt (§3 response shapes, §5.5).
 	var g GenericResponse
 	var renv E2EEEnvelope
 	if json.Unmarshal(raw, &renv) == nil && renv.Payload.CiphertextAndTag != "" {
-		pt, _, err := E2EEDecrypt(jit, renv)
+		pt, err := jit.open(renv)
 		if err != nil {
 			return nil, fail(resp.StatusCode, err, ErrNodeUnavailable)
 		}
@@ -129,4 +153,45 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 		return nil, fail(resp.StatusCode, errors.New("ok response with an error status"), nil)
 	}
 	return g.Data, nil
+}
+
+// responseBuffers are reused to read node responses.
+var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// lazyChannel is a node connection's reusable E2EE channel, made on first
+// use.
+type lazyChannel struct {
+	once sync.Once
+	ch   *e2eeChannel
+	err  error
+}
+
+func (l *lazyChannel) get(rnd io.Reader, peer [32]byte) (*e2eeChannel, error) {
+	l.once.Do(func() { l.ch, l.err = newE2EEChannel(rnd, peer) })
+	if l.err != nil {
+		// A failed read of randomness is not cached forever: use a fresh
+		// channel for this request (and fail the same way if it fails again).
+		return newE2EEChannel(rnd, peer)
+	}
+	return l.ch, nil
+}
+
+// appendRequestEnvelope appends the JSON of a request envelope with its
+// top-level epoch, {"version":…,"payload":{…},"epoch":n}, as json.Marshal of
+// the envelope struct writes it (every field is hex, a fixed-form time or
+// "1": nothing needs escaping).
+func appendRequestEnvelope(b []byte, env *E2EEEnvelope, epoch uint64) []byte {
+	b = append(b, `{"version":`...)
+	b = appendJSString(b, env.Version)
+	b = append(b, `,"payload":{"verification_key":`...)
+	b = appendJSString(b, env.Payload.VerificationKey)
+	b = append(b, `,"random":`...)
+	b = appendJSString(b, env.Payload.Random)
+	b = append(b, `,"created_at":`...)
+	b = appendJSString(b, env.Payload.CreatedAt)
+	b = append(b, `,"ciphertext_and_tag":`...)
+	b = appendJSString(b, env.Payload.CiphertextAndTag)
+	b = append(b, `},"epoch":`...)
+	b = strconv.AppendUint(b, epoch, 10)
+	return append(b, '}')
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -60,7 +63,7 @@ func cmdDelegations(ctx context.Context, e env, args []string) (int, error) {
 	fs := flag.NewFlagSet("litsign delegations", flag.ContinueOnError)
 	var c natsFlags
 	c.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print JSON with the full keys, resources and times (for scripts)")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -84,14 +87,47 @@ func cmdDelegations(ctx context.Context, e env, args []string) (int, error) {
 		fmt.Fprintln(e.stdout, string(b))
 		return 0, nil
 	}
-	fmt.Fprintf(e.stdout, "%-132s  %-64s  %-34s  %s\n", "PKP", "SESSION KEY", "EXPIRES", "POLICY")
-	for _, s := range list {
-		pol := "(operator default)"
-		if s.Policy != nil {
-			pol = s.Policy.String()
-		}
-		fmt.Fprintf(e.stdout, "%-132s  %-64s  %-34s  %s\n", s.PKP, s.SessionPublicKey,
-			s.Expiration.UTC().Format(time.RFC3339)+" (in "+time.Until(s.Expiration).Round(time.Second).String()+")", pol)
-	}
+	printDelegations(e.stdout, list, time.Now())
 	return 0, nil
+}
+
+// printDelegations writes one line per delegation, at most 100 columns:
+// the PKP and session key shortened (--json has them in full), the expiry
+// and the time left.
+func printDelegations(w io.Writer, list []delegationstore.Summary, now time.Time) {
+	const format = "%-24s  %-22s  %-20s  %-10s  %s\n"
+	fmt.Fprintf(w, format, "PKP", "SESSION KEY", "EXPIRES (UTC)", "LEFT", "POLICY")
+	for _, s := range list {
+		left := "expired"
+		if d := s.Expiration.Sub(now); d > 0 {
+			if d > time.Hour {
+				d = d.Truncate(time.Minute)
+			}
+			left = cli.FormatDuration(d.Round(time.Second))
+		}
+		pol := "default"
+		if s.Policy != nil {
+			pol = "owner"
+		}
+		fmt.Fprintf(w, format, shorten(s.PKP, 10), shorten(s.SessionPublicKey, 10), s.Expiration.UTC().Format(time.RFC3339), left, pol)
+		if s.Policy != nil {
+			// The owner's policy, as handed off (README "Security model").
+			fmt.Fprintf(w, "  policy %s\n", s.Policy)
+		}
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(w, "(no delegations stored)")
+	}
+}
+
+// shorten keeps the first and last n hex digits of a 0x key: 0x04ab…cd.
+func shorten(key string, n int) string {
+	prefix := ""
+	if strings.HasPrefix(key, "0x") {
+		prefix, key = "0x", key[2:]
+	}
+	if len(key) <= 2*n+2 {
+		return prefix + key
+	}
+	return prefix + key[:n] + ".." + key[len(key)-n:]
 }

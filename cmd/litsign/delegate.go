@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/policy"
 )
@@ -79,16 +80,16 @@ func (n *networkFlags) client(dev *devInfoFile) (*litnode.Client, error) {
 
 func cmdDelegate(ctx context.Context, e env, args []string) (int, error) {
 	fs := flag.NewFlagSet("litsign delegate", flag.ContinueOnError)
-	var c natsFlags
-	c.register(fs)
+	devInfo := fs.String("dev-info", "", "description file written by 'litsignd dev': the local network to ask (and the dev PKPs' owners)")
+	timeout := cli.Duration(fs, "timeout", 30*time.Second, "how long to wait for the Lit network")
 	var nf networkFlags
 	nf.register(fs)
 	ownerHex := fs.String("owner-key", "", "private key (hex) of the EOA that owns the PKP; with --dev-info, defaults to the dev PKP's owner")
 	pkpHex := fs.String("pkp", "", "PKP public key 0x04…")
-	resources := fs.String("resources", "", "resources to delegate (shorthand, comma-separated ability:id); default: pkp-signing on --pkp only")
+	resources := fs.String("resources", "", "resources to delegate (shorthand ability:id,…); default: pkp-signing on --pkp only")
 	actions := fs.String("allow-actions", "", "also delegate lit-action-execution on these Lit Action CIDs (comma-separated; * for any)")
-	pol := fs.String("policy", "", `policy JSON carried in the hand-off (README "Security model"), e.g. {"producers":["billing"],"actionCids":["Qm…"]}`)
-	ttl := fs.Duration("ttl", 15*time.Minute, "delegation lifetime (at most 30 days)")
+	pol := fs.String("policy", "", `policy JSON carried in the hand-off (README "Security model")`)
+	ttl := cli.Duration(fs, "ttl", 15*time.Minute, "delegation lifetime: 90s, 15m, 12h, 30d, … (at most 30d)")
 	domain := fs.String("domain", "localhost", "SIWE domain")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
@@ -105,8 +106,11 @@ func cmdDelegate(ctx context.Context, e env, args []string) (int, error) {
 		return 2, fmt.Errorf("--policy: %w", err)
 	}
 	var dev *devInfoFile
-	if c.devInfo != "" {
-		if dev, err = readDevInfo(c.devInfo); err != nil {
+	if *ttl <= 0 || *ttl > litnode.MaxDelegationLifetime {
+		return 2, fmt.Errorf("--ttl %s: want more than 0 and at most 30d (the Lit network refuses longer delegations)", cli.FormatDuration(*ttl))
+	}
+	if *devInfo != "" {
+		if dev, err = readDevInfo(*devInfo); err != nil {
 			return 1, err
 		}
 		if *ownerHex == "" {
@@ -133,7 +137,7 @@ func cmdDelegate(ctx context.Context, e env, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	a, err := lit.SignSessionKey(ctx, litnode.SignSessionKeyRequest{
 		PKP: pkp, SessionKey: session.PublicKey(), Owner: owner, Resources: reqs,

@@ -23,10 +23,8 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	var c natsFlags
 	c.register(fs)
 	pkpHex := fs.String("pkp", "", "PKP public key 0x04… whose delegation runs the action")
-	codeFile := fs.String("code", "", "file with the action's JavaScript source (- for stdin)")
-	ipfsID := fs.String("ipfs", "", "IPFS CID of the action, instead of --code")
-	params := fs.String("params", "", "jsParams: a JSON object the action reads as jsParams.<key>")
-	delivery := fs.String("delivery", "at-most-once", "at-most-once (never run twice; outcome_unknown instead) or at-least-once")
+	var act actionFlags
+	act.register(fs)
 	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account)")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
@@ -34,31 +32,14 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
-	if (*codeFile == "") == (*ipfsID == "") {
+	if !act.given() {
 		return 2, errors.New("give exactly one of --code and --ipfs")
 	}
-	if *delivery != "at-most-once" && *delivery != "at-least-once" {
-		return 2, fmt.Errorf("--delivery %q: want at-most-once or at-least-once", *delivery)
+	job, err := act.fields(e)
+	if err != nil {
+		return 2, err
 	}
-	job := map[string]any{"id": newJobID(), "pkpPublicKey": *pkpHex, "delivery": *delivery}
-	if *codeFile != "" {
-		code, err := readCode(e, *codeFile)
-		if err != nil {
-			return 2, err
-		}
-		job["code"] = string(code)
-	} else {
-		job["ipfsId"] = *ipfsID
-	}
-	if *params != "" {
-		var p map[string]any
-		dec := json.NewDecoder(bytes.NewReader([]byte(*params)))
-		dec.UseNumber()
-		if err := dec.Decode(&p); err != nil || p == nil {
-			return 2, fmt.Errorf("--params must be a JSON object: %v", err)
-		}
-		job["jsParams"] = p
-	}
+	job["id"], job["pkpPublicKey"] = newJobID(), *pkpHex
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
@@ -71,6 +52,53 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 		reply = *replyPrefix + "." + job["id"].(string)
 	}
 	return runJob(ctx, e, nc, c.topology().JobSubject("execute-js"), reply, c.timeout, job)
+}
+
+// actionFlags say which Lit Action an execute-js job runs and how; exec
+// and bench share them.
+type actionFlags struct {
+	code, ipfs, params, delivery string
+}
+
+func (a *actionFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.code, "code", "", "file with the action's JavaScript source (- for stdin)")
+	fs.StringVar(&a.ipfs, "ipfs", "", "IPFS CID of the action, instead of --code")
+	fs.StringVar(&a.params, "params", "", "jsParams: a JSON object the action reads as jsParams.<key>")
+	fs.StringVar(&a.delivery, "delivery", "at-most-once", "at-most-once (never run twice; outcome_unknown instead) or at-least-once")
+}
+
+// given reports whether an action was named (--code or --ipfs).
+func (a *actionFlags) given() bool { return a.code != "" || a.ipfs != "" }
+
+// fields returns the execute-js job fields of the flags: code (read from
+// its file) or ipfsId, jsParams, delivery.
+func (a *actionFlags) fields(e env) (map[string]any, error) {
+	if a.code != "" && a.ipfs != "" {
+		return nil, errors.New("give exactly one of --code and --ipfs")
+	}
+	if a.delivery != "at-most-once" && a.delivery != "at-least-once" {
+		return nil, fmt.Errorf("--delivery %q: want at-most-once or at-least-once", a.delivery)
+	}
+	job := map[string]any{"delivery": a.delivery}
+	if a.code != "" {
+		code, err := readCode(e, a.code)
+		if err != nil {
+			return nil, err
+		}
+		job["code"] = string(code)
+	} else {
+		job["ipfsId"] = a.ipfs
+	}
+	if a.params != "" {
+		var p map[string]any
+		dec := json.NewDecoder(bytes.NewReader([]byte(a.params)))
+		dec.UseNumber()
+		if err := dec.Decode(&p); err != nil || p == nil {
+			return nil, fmt.Errorf("--params must be a JSON object: %v", err)
+		}
+		job["jsParams"] = p
+	}
+	return job, nil
 }
 
 // readCode reads the action source from path, or stdin for "-".

@@ -129,8 +129,31 @@ func TestLitsignExec(t *testing.T) {
 		if status != 1 || err == nil || !strings.Contains(err.Error(), consumer.CodeActionFailed) {
 			t.Fatalf("exec of a throwing action: %d %v", status, err)
 		}
-		if r := result(t, out); r.Error == nil || r.Error.Logs != "doomed\n" {
-			t.Errorf("result %s", out)
+		r := result(t, out)
+		if r.Error == nil || r.Error.Logs != "doomed\n" {
+			t.Fatalf("result %s", out)
+		}
+		// Every node threw the same error: the message says it once.
+		if n := strings.Count(r.Error.Message, "nope"); n != 1 {
+			t.Errorf("the action's error appears %d times in the result message %q", n, r.Error.Message)
+		}
+	})
+	t.Run("bench takes --code FILE like exec", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "action.js")
+		if err := os.WriteFile(file, []byte(`Lit.Actions.setResponse({response: "ok"});`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, status, err := litsign(t, "", "bench", "--dev-info", info, "--pkp", p.PublicKey.Hex(), "--code", file, "--jobs", "4", "--concurrency", "2")
+		if status != 0 || err != nil || !strings.Contains(out, "errors:      0") || !strings.Contains(out, "no result:   0") {
+			t.Fatalf("bench --code: %d %v\n%s", status, err, out)
+		}
+		failing := filepath.Join(t.TempDir(), "fail.js")
+		if err := os.WriteFile(failing, []byte(`throw new Error("nope");`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, status, err = litsign(t, "", "bench", "--dev-info", info, "--pkp", p.PublicKey.Hex(), "--code", failing, "--jobs", "2", "--concurrency", "2")
+		if status != 1 || err == nil || !strings.Contains(out, consumer.CodeActionFailed+"=2") {
+			t.Fatalf("bench of a throwing action: %d %v\n%s", status, err, out)
 		}
 	})
 	t.Run("usage errors", func(t *testing.T) {

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/litsignd/litsignd/consumer"
+	"github.com/litsignd/litsignd/delegationstore"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -83,13 +85,17 @@ func cmdPublishDelegation(ctx context.Context, e env, args []string) (int, error
 		defer sub.Unsubscribe()
 	}
 	sum := sha256.Sum256(body)
-	if _, err := js.Publish(ctx, topo.DelegationsSubject(), body, jetstream.WithMsgID(hex.EncodeToString(sum[:]))); err != nil {
+	ack, err := js.Publish(ctx, topo.DelegationsSubject(), body, jetstream.WithMsgID(hex.EncodeToString(sum[:])))
+	if err != nil {
 		return 1, fmt.Errorf("publish: %w", err)
+	}
+	session := h.SessionKey.PublicKey().Hex()
+	if ack.Duplicate {
+		return publishedBefore(ctx, e, js, topo, h.PKP.Hex(), session, ack.Sequence)
 	}
 	if !*wait {
 		return 0, nil
 	}
-	session := h.SessionKey.PublicKey().Hex()
 	for {
 		select {
 		case <-ctx.Done():
@@ -113,4 +119,28 @@ func cmdPublishDelegation(ctx context.Context, e env, args []string) (int, error
 		case <-time.After(c.timeout):
 		}
 	}
+}
+
+// publishedBefore reports a publish JetStream dropped as a duplicate (the
+// same envelope within the stream's duplicate window): litsignd saw the
+// first copy, so no event will come for this one. It succeeds, printing
+// the stored delegation, if litsignd stored this session key for the PKP.
+func publishedBefore(ctx context.Context, e env, js jetstream.JetStream, topo consumer.Topology, pkp, session string, seq uint64) (int, error) {
+	admin, err := delegationstore.OpenAdmin(ctx, js, topo.DelegationsBucket)
+	if err != nil {
+		return 1, fmt.Errorf("this envelope was already published (stream sequence %d); reading the stored delegations: %w", seq, err)
+	}
+	list, err := admin.List(ctx)
+	if err != nil {
+		return 1, fmt.Errorf("this envelope was already published (stream sequence %d); reading the stored delegations: %w", seq, err)
+	}
+	for _, s := range list {
+		if strings.EqualFold(s.PKP, pkp) && strings.EqualFold(s.SessionPublicKey, session) {
+			fmt.Fprintf(e.stderr, "litsign: this envelope was already published (stream sequence %d); litsignd has stored it\n", seq)
+			b, _ := json.Marshal(s)
+			fmt.Fprintln(e.stdout, string(b))
+			return 0, nil
+		}
+	}
+	return 1, fmt.Errorf("this envelope was already published (stream sequence %d) and JetStream dropped the copy, but litsignd has not stored it: it was rejected or revoked, or is still being verified ('litsign delegations' lists what is stored; 'litsign delegate' makes a new one)", seq)
 }

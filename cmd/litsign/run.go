@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -16,104 +15,204 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/litsignd/litsignd/consumer"
+	"github.com/litsignd/litsignd/internal/buildinfo"
+	"github.com/litsignd/litsignd/internal/cli"
+	"github.com/litsignd/litsignd/internal/natsflags"
 	"github.com/litsignd/litsignd/litnode"
 )
 
-// env carries the process environment into commands.
+// env carries the process environment into commands; cmd is the command
+// being run (for its help and its positional arguments).
 type env struct {
 	getenv func(string) string
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	cmd    *command
 }
 
+// command is one litsign command.
 type command struct {
-	summary string
-	run     func(ctx context.Context, e env, args []string) (int, error)
+	name     string
+	synopsis string // after "litsign <name>": required flags, then positional arguments
+	maxArgs  int    // positional arguments accepted
+	summary  string
+	run      func(ctx context.Context, e env, args []string) (int, error)
 }
 
-func commands() map[string]command {
-	return map[string]command{
-		"keygen":             {"print a new session key pair (JSON)", cmdKeygen},
-		"delegate":           {"obtain a PKP delegation for a new session key and print the hand-off envelope", cmdDelegate},
-		"publish-delegation": {"publish a hand-off envelope (optionally sealed) to litsignd", cmdPublishDelegation},
-		"revoke":             {"revoke the delegation stored for a PKP (operator)", cmdRevoke},
-		"delegations":        {"list stored delegations (no secrets)", cmdDelegations},
-		"audit":              {"print a PKP's audit trail: jobs that reached the Lit nodes", cmdAudit},
-		"devnet":             {"run a local Lit network and print its description JSON", cmdDevnet},
-		"sign":               {"submit a pkp-sign job and print its result", cmdSign},
-		"exec":               {"submit an execute-js job (a Lit Action) and print its result", cmdExec},
-		"bench":              {"load-generate sign jobs and report jobs/s and latency percentiles", cmdBench},
+// commands is litsign's command table, in the order the help lists them.
+// A new command is one line here and its cmdX function in its own file.
+var commands = []command{
+	{"keygen", "", 0, "print a new session key pair (JSON)", cmdKeygen},
+	{"delegate", "--pkp 0x04… [--owner-key HEX]", 0, "obtain a PKP delegation for a new session key and print the hand-off envelope", cmdDelegate},
+	{"publish-delegation", "[FILE|-]", 1, "publish a hand-off envelope (optionally sealed) to litsignd and wait for its verdict", cmdPublishDelegation},
+	{"delegations", "", 0, "list stored delegations (no secrets)", cmdDelegations},
+	{"revoke", "--pkp 0x04…", 0, "revoke the delegation stored for a PKP (operator)", cmdRevoke},
+	{"audit", "--pkp 0x04…", 0, "print a PKP's audit trail: its jobs that reached the Lit nodes", cmdAudit},
+	{"sign", "--pkp 0x04… (--message TEXT | --hex 0x…)", 0, "submit a pkp-sign job and print its result", cmdSign},
+	{"exec", "--pkp 0x04… (--code FILE | --ipfs CID)", 0, "submit an execute-js job (a Lit Action) and print its result", cmdExec},
+	{"bench", "--pkp 0x04… [--jobs N] [--concurrency C] [--code FILE | --ipfs CID]", 0, "load-generate jobs and report jobs/s, latency percentiles and errors", cmdBench},
+	{"devnet", "", 0, "run a local Lit network and print its description JSON", cmdDevnet},
+}
+
+// envPrefix is the prefix of every flag's environment fallback.
+const envPrefix = "LITSIGN_"
+
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
 	}
+	return nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr, cmds)
-		if len(args) == 0 {
-			return 2, errors.New("no command")
-		}
+	const topHint = "run 'litsign -h' for the commands"
+	if len(args) == 0 {
+		usage(stderr)
+		return 2, &cli.UsageError{Err: errors.New("no command given")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
 		return 0, nil
+	case "-version", "--version", "version":
+		buildinfo.Read(version).Print(stdout, "litsign")
+		return 0, nil
+	case "help":
+		if len(args) == 1 {
+			usage(stdout)
+			return 0, nil
+		}
+		if len(args) > 2 {
+			return 2, cli.WithHint(cli.Usagef("help takes one command, not %q", args[2:]), topHint)
+		}
+		c := lookup(args[1])
+		if c == nil {
+			return 2, cli.WithHint(cli.Usagef("unknown command %q", args[1]), topHint)
+		}
+		return runCommand(ctx, e, c, []string{"-h"})
 	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		usage(stderr, cmds)
-		return 2, fmt.Errorf("unknown command %q", args[0])
+	if strings.HasPrefix(args[0], "-") {
+		return 2, cli.WithHint(cli.Usagef("flag %s before the command: flags go after it (litsign <command> [flags])", args[0]), topHint)
 	}
-	return c.run(ctx, e, args[1:])
+	c := lookup(args[0])
+	if c == nil {
+		return 2, cli.WithHint(cli.Usagef("unknown command %q", args[0]), topHint)
+	}
+	return runCommand(ctx, e, c, args[1:])
 }
 
-func usage(w io.Writer, cmds map[string]command) {
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
+// runCommand runs c: help is exit 0; a usage error is exit 2 with a hint.
+func runCommand(ctx context.Context, e env, c *command, args []string) (int, error) {
+	e.cmd = c
+	code, err := c.run(ctx, e, args)
+	var ue *cli.UsageError
+	switch {
+	case errors.Is(err, cli.ErrHelp):
+		return 0, nil
+	case errors.As(err, &ue) || (code == 2 && err != nil):
+		return 2, cli.WithHint(err, fmt.Sprintf("run 'litsign %s -h' for usage", c.name))
 	}
-	sort.Strings(names)
-	fmt.Fprintln(w, "usage: litsign <command> [flags]  (litsign <command> -h for flags)")
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-20s %s\n", n, cmds[n].summary)
+	return code, err
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "litsign is litsignd's client and operator CLI.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "usage: litsign <command> [flags] [arguments]")
+	fmt.Fprintln(w, "       litsign help <command> | litsign --version")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-20s %s\n", "help", "show a command's usage and flags")
+	fmt.Fprintf(w, "  %-20s %s\n", "version", "print version, Go version and VCS revision")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'litsign <command> -h' for a command's flags.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Environment:")
+	fmt.Fprintln(w, "  Every flag can also be set as LITSIGN_<FLAG> (upper case, '-' as '_'); the command line")
+	fmt.Fprintln(w, "  wins. The commands that talk to litsignd read, among others:")
+	for _, v := range [][2]string{
+		{"LITSIGN_NATS_URL", "NATS server URL"},
+		{"LITSIGN_DEV_INFO", "description file written by 'litsignd dev' (NATS URL, local network)"},
+		{"LITSIGN_NATS_CREDS", "NATS credentials file (also _NATS_USER, _NATS_PASSWORD, _NATS_NKEY_FILE)"},
+		{"LITSIGN_NATS_TLS_CA", "NATS TLS CA file (also _NATS_TLS_CERT, _NATS_TLS_KEY)"},
+		{"LITSIGN_SUBJECT_PREFIX", "litsignd's subject prefix"},
+		{"LITSIGN_PKP", "the PKP of sign, exec, bench, delegate and revoke"},
+	} {
+		fmt.Fprintf(w, "  %-24s %s\n", v[0], v[1])
 	}
 }
 
-// common are the flags shared by commands that talk to NATS.
+// parse parses a command's args: LITSIGN_* environment fallbacks, then the
+// command line; -h prints the command's help to stdout (ErrHelp); extra
+// positional arguments are an error.
+func parse(fs *flag.FlagSet, e env, args []string) error {
+	err := cli.Parse(fs, args, envPrefix, e.getenv)
+	if errors.Is(err, cli.ErrHelp) {
+		commandHelp(e.stdout, e.cmd, fs)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	max := 0
+	if e.cmd != nil {
+		max = e.cmd.maxArgs
+	}
+	return cli.Extra(fs, max)
+}
+
+// commandHelp prints c's usage line, summary and flags.
+func commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	if c == nil {
+		c = &command{name: strings.TrimPrefix(fs.Name(), "litsign ")}
+	}
+	line := "usage: litsign " + c.name
+	if c.synopsis != "" {
+		line += " " + c.synopsis
+	}
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		line += " [flags]"
+	}
+	fmt.Fprintln(w, line)
+	if c.summary != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, strings.ToUpper(c.summary[:1])+c.summary[1:]+".")
+	}
+	if hasFlags {
+		fmt.Fprintln(w)
+		cli.PrintFlags(w, fs, envPrefix,
+			cli.Section{Title: "Lit network:", Names: []string{"network", "rpc-url", "lit-nodes", "skip-attestation"}},
+			cli.Section{Title: "NATS connection:", Names: append([]string{"nats-url", "subject-prefix"}, natsflags.Names()...)},
+		)
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Each flag can also be set in the environment variable shown in brackets; the command line wins.")
+	}
+}
+
+// natsFlags are the flags of the commands that talk to litsignd over NATS.
 type natsFlags struct {
 	natsURL       string
 	devInfo       string
 	subjectPrefix string
-	natsCreds     string
-	natsUser      string
-	natsPassword  string
+	auth          natsflags.Flags
 	timeout       time.Duration
 }
 
 func (c *natsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.natsURL, "nats-url", "", "NATS URL (default: the natsUrl of --dev-info)")
-	fs.StringVar(&c.devInfo, "dev-info", "", "description file written by `litsignd dev`")
+	fs.StringVar(&c.devInfo, "dev-info", "", "description file written by 'litsignd dev'")
 	fs.StringVar(&c.subjectPrefix, "subject-prefix", "lit", "litsignd's subject prefix")
-	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials file")
-	fs.StringVar(&c.natsUser, "nats-user", "", "NATS user")
-	fs.StringVar(&c.natsPassword, "nats-password", "", "NATS password")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait")
-}
-
-// parse parses args with LITSIGN_* env fallbacks (the command line wins).
-func parse(fs *flag.FlagSet, e env, args []string) error {
-	fs.SetOutput(e.stderr)
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "LITSIGN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := e.getenv(name); v != "" && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s: %w", name, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return envErr
-	}
-	return fs.Parse(args)
+	c.auth.Register(fs)
+	cli.DurationVar(fs, &c.timeout, "timeout", 30*time.Second, "how long to wait for litsignd")
 }
 
 // devInfoFile is the part of `litsignd dev`'s description litsign reads.
@@ -161,14 +260,14 @@ func (c *natsFlags) connect() (*nats.Conn, jetstream.JetStream, error) {
 	if url == "" {
 		return nil, nil, errors.New("no NATS URL: give --nats-url (LITSIGN_NATS_URL) or --dev-info")
 	}
-	opts := []nats.Option{nats.Name("litsign")}
-	if c.natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(c.natsCreds))
+	if err := c.auth.Validate(); err != nil {
+		return nil, nil, err
 	}
-	if c.natsUser != "" {
-		opts = append(opts, nats.UserInfo(c.natsUser, c.natsPassword))
+	auth, err := c.auth.Options()
+	if err != nil {
+		return nil, nil, err
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("litsign")}, auth...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS %s: %w", url, err)
 	}
@@ -181,9 +280,7 @@ func (c *natsFlags) connect() (*nats.Conn, jetstream.JetStream, error) {
 }
 
 func (c *natsFlags) topology() consumer.Topology {
-	t := consumer.DefaultTopology()
-	t.Prefix = c.subjectPrefix
-	return t
+	return consumer.TopologyFor(c.subjectPrefix)
 }
 
 func cmdKeygen(_ context.Context, e env, args []string) (int, error) {

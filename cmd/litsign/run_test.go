@@ -130,11 +130,44 @@ func TestLitsignCommands(t *testing.T) {
 	if _, err := store.Put(ctx, h); err != nil {
 		t.Fatal(err)
 	}
+	// A duplicate publish is reported at once (the --timeout of an hour
+	// would otherwise hold the test): success when litsignd stored that
+	// session key, a clear error when it did not.
+	if _, _, err := litsign(t, env, "publish-delegation", "--dev-info", info, "--wait=false", "-"); err != nil {
+		t.Fatalf("publish-delegation (plain): %v", err)
+	}
+	out, code, err := litsign(t, env, "publish-delegation", "--dev-info", info, "--timeout", "1h", "-")
+	if code != 0 || err != nil || !strings.Contains(out, h.SessionKey.PublicKey().Hex()) {
+		t.Fatalf("duplicate publish of a stored delegation: code %d, %v, out %q", code, err, out)
+	}
+	other, _, err := litsign(t, "", "delegate", "--dev-info", info, "--pkp", pkp.Hex(), "--ttl", "10m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := litsign(t, other, "publish-delegation", "--dev-info", info, "--wait=false", "-"); err != nil {
+		t.Fatal(err)
+	}
+	_, code, err = litsign(t, other, "publish-delegation", "--dev-info", info, "--timeout", "1h", "-")
+	if code != 1 || err == nil || !strings.Contains(err.Error(), "already published") || !strings.Contains(err.Error(), "has not stored it") {
+		t.Fatalf("duplicate publish of a delegation litsignd did not store: code %d, %v", code, err)
+	}
+
 	out, _, err = litsign(t, "", "delegations", "--dev-info", info)
-	if err != nil || !strings.Contains(out, pkp.Hex()) || !strings.Contains(out, h.SessionKey.PublicKey().Hex()) {
+	if err != nil || !strings.Contains(out, shorten(pkp.Hex(), 10)) || !strings.Contains(out, shorten(h.SessionKey.PublicKey().Hex(), 10)) {
 		t.Fatalf("delegations = %q, %v", out, err)
 	}
-	if strings.Contains(out, h.SessionKey.RevealSecretHex()) {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if len(line) > 100 {
+			t.Errorf("delegations line is %d columns, want at most 100: %q", len(line), line)
+		}
+	}
+	jsonOut, _, err := litsign(t, "", "delegations", "--dev-info", info, "--json")
+	var listed []delegationstore.Summary
+	if err != nil || json.Unmarshal([]byte(jsonOut), &listed) != nil || len(listed) != 1 ||
+		listed[0].PKP != pkp.Hex() || listed[0].SessionPublicKey != h.SessionKey.PublicKey().Hex() {
+		t.Fatalf("delegations --json = %q, %v", jsonOut, err)
+	}
+	if strings.Contains(out+jsonOut, h.SessionKey.RevealSecretHex()) {
 		t.Fatal("delegations printed a secret")
 	}
 	if _, _, err := litsign(t, "", "revoke", "--dev-info", info, "--pkp", pkp.Hex()); err != nil {

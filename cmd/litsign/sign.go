@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"sort"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -110,7 +113,7 @@ func runJob(ctx context.Context, e env, nc *nats.Conn, subject, reply string, ti
 	if err != nil {
 		return 1, fmt.Errorf("no result within --timeout %s: %w", timeout, err)
 	}
-	fmt.Fprintln(e.stdout, string(m.Data))
+	printJSON(e.stdout, m.Data, cli.IsTerminal(e.stdout))
 	var r jobResult
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		return 1, fmt.Errorf("unreadable result: %w", err)
@@ -125,6 +128,20 @@ func runJob(ctx context.Context, e env, nc *nats.Conn, subject, reply string, ti
 	return 0, nil
 }
 
+// printJSON writes a result: indented for a person (pretty: stdout is a
+// terminal), else compact on one line, for scripts.
+func printJSON(w io.Writer, data []byte, pretty bool) {
+	var b bytes.Buffer
+	if pretty {
+		if json.Indent(&b, data, "", "  ") == nil {
+			data = b.Bytes()
+		}
+	} else if json.Compact(&b, data) == nil {
+		data = b.Bytes()
+	}
+	fmt.Fprintln(w, string(data))
+}
+
 func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	fs := flag.NewFlagSet("litsign bench", flag.ContinueOnError)
 	var c natsFlags
@@ -132,9 +149,11 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	pkpHex := fs.String("pkp", "", "PKP public key 0x04…")
 	jobs := fs.Int("jobs", 1000, "number of jobs")
 	conc := fs.Int("concurrency", 64, "jobs in flight")
-	kind := fs.String("kind", "pkp-sign", "job kind: pkp-sign or execute-js")
-	code := fs.String("code", "", "execute-js: action source (JavaScript)")
+	kind := fs.String("kind", "", "job kind: pkp-sign or execute-js (default: execute-js with --code or --ipfs, else pkp-sign)")
+	var act actionFlags
+	act.register(fs)
 	replyPrefix := fs.String("reply-prefix", "", "receive results on <prefix>.<job id> instead of a private _INBOX")
+	metricsURL := fs.String("metrics-url", "", "litsignd /metrics URL(s), comma-separated: also report the daemons' CPU per job")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -144,27 +163,64 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	if *jobs < 1 || *conc < 1 {
 		return 2, errors.New("--jobs and --concurrency must be positive")
 	}
+	if *kind == "" {
+		*kind = "pkp-sign"
+		if act.given() {
+			*kind = "execute-js"
+		}
+	}
+	spec := benchSpec{kind: *kind, pkp: *pkpHex, jobs: *jobs, conc: *conc, timeout: c.timeout, replyPrefix: *replyPrefix}
+	switch *kind {
+	case "pkp-sign":
+		if act.given() {
+			return 2, errors.New("--code and --ipfs are for --kind execute-js")
+		}
+	case "execute-js":
+		if !act.given() {
+			return 2, errors.New("--kind execute-js needs --code FILE or --ipfs CID")
+		}
+		f, err := act.fields(e)
+		if err != nil {
+			return 2, err
+		}
+		spec.action = f
+	default:
+		return 2, fmt.Errorf("--kind %q: want pkp-sign or execute-js", *kind)
+	}
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
 	}
 	defer nc.Close()
-	res, err := runBench(ctx, nc, benchSpec{subject: c.topology().JobSubject(*kind), kind: *kind, pkp: *pkpHex, code: *code, jobs: *jobs, conc: *conc, timeout: c.timeout, replyPrefix: *replyPrefix}, e.stderr)
+	spec.subject = c.topology().JobSubject(*kind)
+	var bar io.Writer // the progress bar only on a terminal
+	if cli.IsTerminal(e.stderr) {
+		bar = e.stderr
+	}
+	cpu := newCPUProbe(ctx, *metricsURL)
+	res, err := runBench(ctx, nc, spec, bar)
 	if err != nil {
 		return 1, err
 	}
 	fmt.Fprint(e.stdout, res.String())
-	if res.errors > 0 {
+	cpu.report(ctx, e.stdout, res.jobs-res.lost)
+	switch {
+	case res.lost > 0 && res.errors > 0:
+		return 1, fmt.Errorf("%d jobs got no result within --timeout and %d ended with an error result", res.lost, res.errors)
+	case res.lost > 0:
+		return 1, fmt.Errorf("%d jobs got no result within --timeout", res.lost)
+	case res.errors > 0:
 		return 1, fmt.Errorf("%d jobs ended with an error result", res.errors)
 	}
 	return 0, nil
 }
 
 type benchSpec struct {
-	subject, kind, pkp, code string
-	replyPrefix              string
-	jobs, conc               int
-	timeout                  time.Duration
+	subject, kind, pkp string
+	action             map[string]any // execute-js: the job fields of actionFlags
+	replyPrefix        string
+	jobs, conc         int
+	timeout            time.Duration
 }
 
 type benchResult struct {
@@ -201,7 +257,8 @@ func (r benchResult) String() string {
 }
 
 // runBench submits spec.jobs jobs with spec.conc in flight, each waiting for
-// its result on one shared reply subject, and draws a progress bar on w.
+// its result on one shared reply subject, and draws a progress bar on w
+// (none if w is nil).
 func runBench(ctx context.Context, nc *nats.Conn, spec benchSpec, w io.Writer) (benchResult, error) {
 	reply := nats.NewInbox()
 	replyFor := func(string) string { return reply }
@@ -241,6 +298,10 @@ func runBench(ctx context.Context, nc *nats.Conn, spec benchSpec, w io.Writer) (
 	barDone := make(chan struct{})
 	go func() {
 		defer close(barDone)
+		if w == nil {
+			<-stopBar
+			return
+		}
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -267,7 +328,7 @@ func runBench(ctx context.Context, nc *nats.Conn, spec benchSpec, w io.Writer) (
 				mu.Unlock()
 				job := map[string]any{"id": id, "pkpPublicKey": spec.pkp}
 				if spec.kind == "execute-js" {
-					job["code"] = spec.code
+					maps.Copy(job, spec.action)
 				} else {
 					job["toSign"] = "litsign bench " + id
 				}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/litsignd/litsignd/internal/buildinfo"
+	"github.com/litsignd/litsignd/internal/cli"
+	"github.com/litsignd/litsignd/internal/natsflags"
 	"github.com/litsignd/litsignd/policy"
 )
 
@@ -16,18 +19,12 @@ import (
 type config struct {
 	dev bool
 
-	natsURL      string
-	natsListen   string
-	natsCreds    string
-	natsUser     string
-	natsPassword string
-	natsNKeyFile string
-	natsTLSCA    string
-	natsTLSCert  string
-	natsTLSKey   string
-	natsConfig   string
-	natsNoAuth   bool
-	dataDir      string
+	natsURL    string
+	natsListen string
+	nats       natsflags.Flags // authentication and TLS
+	natsConfig string          // embedded server: auth from this nats-server config
+	natsNoAuth bool            // embedded server: no auth (loopback only)
+	dataDir    string
 
 	acceptPlain    bool
 	defaultPolicy  string
@@ -45,18 +42,22 @@ type config struct {
 	skipAttestation  bool
 	litTimeout       time.Duration
 
-	kekFile       string
-	replicas      int
-	subjectPrefix string
-	metricsListen string
-	logLevel      string
-	expiringLead  time.Duration
-	workers       int
-	sessionTTL    time.Duration
-	drainTimeout  time.Duration
-	jobMaxDeliver int
-	jobAckWait    time.Duration
-	maxAckPending int
+	kekFile          string
+	rotateSealingKey bool
+	replicas         int
+	subjectPrefix    string
+	metricsListen    string
+	pprofListen      string
+	hotDelegations   int
+	logLevel         string
+	logFormat        string
+	expiringLead     time.Duration
+	workers          int
+	sessionTTL       time.Duration
+	drainTimeout     time.Duration
+	jobMaxDeliver    int
+	jobAckWait       time.Duration
+	maxAckPending    int
 
 	devInfo     string
 	devnetNodes int
@@ -64,95 +65,165 @@ type config struct {
 	devnetPKPs  int
 }
 
-var errUsage = errors.New("usage")
+// errUsage is returned by parseConfig when it printed help or the
+// version: run returns nil, the process exits 0.
+var errUsage = cli.ErrHelp
+
+// envPrefix is the prefix of every flag's environment fallback.
+const envPrefix = "LITSIGND_"
 
 // envName is the environment fallback of a flag.
-func envName(flagName string) string {
-	return "LITSIGND_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+func envName(flagName string) string { return cli.EnvName(envPrefix, flagName) }
+
+// subcommands are litsignd's commands besides running the daemon, in the
+// order the help lists them. A new one is a line here and a case in run.
+var subcommands = []struct{ name, summary string }{
+	{"dev", "embedded NATS, a local Lit network and the daemon, for development (see 'litsignd dev -h')"},
 }
 
-// newFlagSet declares every flag on fs, bound to cfg.
-func newFlagSet(name string, cfg *config, out io.Writer) *flag.FlagSet {
+// newFlagSet declares the flags of litsignd (dev: of litsignd dev) on fs,
+// bound to cfg.
+func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
 	fs.StringVar(&cfg.natsURL, "nats-url", "", "NATS server URL; empty starts an embedded nats-server with JetStream")
 	fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", "listen address of the embedded nats-server")
-	fs.StringVar(&cfg.natsCreds, "nats-creds", "", "NATS credentials file (JWT + nkey)")
-	fs.StringVar(&cfg.natsUser, "nats-user", "", "NATS user name")
-	fs.StringVar(&cfg.natsPassword, "nats-password", "", "NATS password")
-	fs.StringVar(&cfg.natsNKeyFile, "nats-nkey-file", "", "NATS nkey seed file")
-	fs.StringVar(&cfg.natsTLSCA, "nats-tls-ca", "", "CA certificate file for NATS TLS")
-	fs.StringVar(&cfg.natsTLSCert, "nats-tls-cert", "", "client certificate file for NATS TLS")
-	fs.StringVar(&cfg.natsTLSKey, "nats-tls-key", "", "client key file for NATS TLS")
-	fs.StringVar(&cfg.natsConfig, "nats-config", "", "embedded nats-server: take authorization/accounts from this nats-server config file")
-	fs.BoolVar(&cfg.natsNoAuth, "nats-no-auth", false, "embedded nats-server without authentication (loopback --nats-listen only; default: generated credentials in <data-dir>/nats-credentials)")
-	fs.BoolVar(&cfg.acceptPlain, "accept-plain-handoffs", false, "accept plain hand-offs (session secret in the clear on the stream; with --replicas > 1 it stays in the raft logs); default: sealed only (always accepted in dev mode)")
-	fs.StringVar(&cfg.defaultPolicy, "default-policy", "", `policy JSON for hand-offs without one (default {}: pkp-sign for any producer, no execute-js; dev: any action)`)
-	fs.Int64Var(&cfg.streamMaxBytes, "stream-max-bytes", 256<<20, "MaxBytes of every stream litsignd creates (-1: unlimited)")
-	fs.Int64Var(&cfg.streamMaxMsgs, "stream-max-msgs", 1_000_000, "MaxMsgs of every stream litsignd creates (-1: unlimited)")
-	fs.DurationVar(&cfg.auditMaxAge, "audit-max-age", 90*24*time.Hour, "how long LIT_AUDIT keeps audit records")
+	cfg.nats.Register(fs)
+	fs.StringVar(&cfg.natsConfig, "nats-config", "", "embedded nats-server: users and permissions from this nats-server config file")
+	fs.BoolVar(&cfg.natsNoAuth, "nats-no-auth", false, "embedded nats-server without auth (loopback only; default: <data-dir>/nats-credentials)")
+	fs.BoolVar(&cfg.acceptPlain, "accept-plain-handoffs", false, "accept plain hand-offs (with --replicas > 1 the secret stays in raft logs)")
+	fs.StringVar(&cfg.defaultPolicy, "default-policy", "", `policy JSON for hand-offs without one (default {}: pkp-sign only)`)
+	fs.Int64Var(&cfg.streamMaxBytes, "stream-max-bytes", 256<<20, "MaxBytes of every stream and bucket litsignd creates (-1: none)")
+	fs.Int64Var(&cfg.streamMaxMsgs, "stream-max-msgs", 1_000_000, "MaxMsgs of every stream litsignd creates (-1: none)")
+	cli.DurationVar(fs, &cfg.auditMaxAge, "audit-max-age", 90*24*time.Hour, "how long the audit stream keeps records")
 	fs.StringVar(&cfg.dataDir, "data-dir", "litsignd-data", "directory of the embedded server's JetStream store (and dev-mode files)")
 
-	fs.StringVar(&cfg.network, "network", "naga-dev", "Lit network: naga-dev, naga-test, naga, or custom")
+	fs.StringVar(&cfg.network, "network", "naga-dev", "Lit network: naga-dev, naga-test, naga, or custom (with --rpc-url and the contract addresses, or --lit-nodes)")
 	fs.StringVar(&cfg.rpcURL, "rpc-url", "", "chain JSON-RPC URL (overrides the network preset)")
 	fs.Int64Var(&cfg.chainID, "chain-id", 0, "chain id (overrides the network preset)")
 	fs.StringVar(&cfg.stakingAddress, "staking-address", "", "Staking contract address (overrides the preset)")
 	fs.StringVar(&cfg.priceFeedAddress, "price-feed-address", "", "PriceFeed contract address (overrides the preset)")
 	fs.StringVar(&cfg.litNodes, "lit-nodes", "", "comma-separated static Lit node URLs (skips on-chain discovery)")
-	fs.StringVar(&cfg.litHTTPProtocol, "lit-http-protocol", "", "scheme for node URLs read on chain: https:// or http://")
+	fs.StringVar(&cfg.litHTTPProtocol, "lit-http-protocol", "", "scheme for node URLs read on chain: https:// or http:// (http:// for a local network such as 'litsign devnet')")
 	fs.BoolVar(&cfg.skipAttestation, "skip-attestation", false, "do not check SEV-SNP attestation on networks that require it (trust TLS only)")
-	fs.DurationVar(&cfg.litTimeout, "lit-timeout", 45*time.Second, "timeout of one Lit node request")
+	cli.DurationVar(fs, &cfg.litTimeout, "lit-timeout", 45*time.Second, "timeout of one Lit node request")
 
 	fs.StringVar(&cfg.kekFile, "kek-file", "", "key-encryption key file (lines <id>:<64 hex>; first is current); required outside dev mode")
+	fs.BoolVar(&cfg.rotateSealingKey, "rotate-sealing-key", false, "replace a sealing public key published by another KEK (after litsignd kek rotate); without it litsignd refuses to start")
 	fs.IntVar(&cfg.replicas, "replicas", 1, "JetStream replicas of the streams and buckets litsignd creates")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", "lit", "prefix of every litsignd subject")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "127.0.0.1:9464", "HOST:PORT of /metrics, /healthz and /readyz")
+	fs.StringVar(&cfg.pprofListen, "pprof-listen", "", "loopback HOST:PORT of net/http/pprof (/debug/pprof/); empty (the default) serves none")
+	fs.IntVar(&cfg.hotDelegations, "hot-delegations", 10000, "delegations kept unsealed in memory per replica (LRU); others are read from the bucket on use")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.DurationVar(&cfg.expiringLead, "expiring-lead", 5*time.Minute, "how long before a delegation expires the expiring event is sent")
+	defaultFormat := "json"
+	if dev {
+		defaultFormat = "text"
+	}
+	fs.StringVar(&cfg.logFormat, "log-format", defaultFormat, "log format on stderr: text (for a terminal) or json (for log collectors)")
+	cli.DurationVar(fs, &cfg.expiringLead, "expiring-lead", 5*time.Minute, "how long before a delegation expires the expiring event is sent")
 	fs.IntVar(&cfg.workers, "workers", 256, "jobs in flight per replica")
-	fs.DurationVar(&cfg.sessionTTL, "session-ttl", 2*time.Minute, "lifetime of the session signatures minted per request (capped at the delegation's)")
-	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for in-flight work")
+	cli.DurationVar(fs, &cfg.sessionTTL, "session-ttl", 2*time.Minute, "lifetime of the session signatures minted per request (capped at the delegation's)")
+	cli.DurationVar(fs, &cfg.drainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for in-flight work")
 	fs.IntVar(&cfg.jobMaxDeliver, "job-max-deliver", 5, "deliveries of a job before its last transient failure is final")
-	fs.DurationVar(&cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
+	cli.DurationVar(fs, &cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
 	fs.IntVar(&cfg.maxAckPending, "max-ack-pending", 4096, "jobs in flight over all replicas (the jobs consumer's MaxAckPending)")
 
-	fs.StringVar(&cfg.devInfo, "dev-info", "", "dev: where to write the description JSON (default <data-dir>/dev-info.json)")
-	fs.IntVar(&cfg.devnetNodes, "devnet-nodes", 4, "dev: number of local Lit nodes")
-	fs.StringVar(&cfg.devnetSeed, "devnet-seed", "litsignd-devnet", "dev: seed of the local network's keys and PKPs")
-	fs.IntVar(&cfg.devnetPKPs, "devnet-pkps", 3, "dev: dev PKPs minted at start")
+	// Defaults that only dev mode reads; flags that only dev mode declares.
+	cfg.devnetNodes, cfg.devnetSeed, cfg.devnetPKPs = 4, "litsignd-devnet", 3
+	if dev {
+		fs.StringVar(&cfg.devInfo, "dev-info", "", "where to write the description JSON (default <data-dir>/dev-info.json)")
+		fs.IntVar(&cfg.devnetNodes, "devnet-nodes", cfg.devnetNodes, "number of local Lit nodes")
+		fs.StringVar(&cfg.devnetSeed, "devnet-seed", cfg.devnetSeed, "seed of the local network's keys and PKPs")
+		fs.IntVar(&cfg.devnetPKPs, "devnet-pkps", cfg.devnetPKPs, "dev PKPs minted at start")
+	}
 	return fs
 }
 
-// parseConfig parses args ("dev" first selects dev mode) with env fallbacks.
+// helpSections group litsignd's flags in the help.
+func helpSections() []cli.Section {
+	return []cli.Section{
+		{Title: "NATS:", Names: append([]string{"nats-url", "nats-listen", "data-dir", "replicas", "subject-prefix"}, natsflags.Names()...)},
+		{Title: "Lit network:", Names: []string{"network", "rpc-url", "chain-id", "staking-address", "price-feed-address", "lit-nodes", "lit-http-protocol", "skip-attestation", "lit-timeout"}},
+		{Title: "Local network (litsignd dev):", Names: []string{"dev-info", "devnet-nodes", "devnet-seed", "devnet-pkps"}},
+	}
+}
+
+// printHelp writes litsignd's (or litsignd dev's) help.
+func printHelp(w io.Writer, fs *flag.FlagSet, dev bool) {
+	if dev {
+		fmt.Fprintln(w, "usage: litsignd dev [flags]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Run an embedded nats-server, a local Lit network with dev PKPs, and the daemon with a dev KEK;")
+		fmt.Fprintln(w, "when ready, write the description JSON (--dev-info) for 'litsign --dev-info' and print a quickstart.")
+	} else {
+		fmt.Fprintln(w, "litsignd takes Lit PKP delegations from a JetStream subject, keeps them encrypted in a JetStream")
+		fmt.Fprintln(w, "KV bucket, and runs pkp-sign and execute-js jobs with them.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "usage: litsignd [flags]             run the daemon (embedded NATS unless --nats-url)")
+		fmt.Fprintln(w, "       litsignd <command> [flags]")
+		fmt.Fprintln(w, "       litsignd --version")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Commands:")
+		for _, c := range subcommands {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		}
+	}
+	fmt.Fprintln(w)
+	cli.PrintFlags(w, fs, envPrefix, helpSections()...)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Environment:")
+	fmt.Fprintln(w, "  Every flag has an environment fallback LITSIGND_<FLAG> (upper case, '-' as '_'), shown in")
+	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE, LITSIGND_NETWORK; the command line wins.")
+}
+
+// parseConfig parses args ("dev" first selects dev mode) with env
+// fallbacks. Help (-h) and --version are printed to out and return
+// errUsage; mistakes are *cli.UsageError.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
 	cfg := &config{}
-	name := "litsignd"
+	name, hint := "litsignd", "run 'litsignd -h' for usage"
 	if len(args) > 0 && args[0] == "dev" {
-		cfg.dev, name, args = true, "litsignd dev", args[1:]
+		cfg.dev, name, hint, args = true, "litsignd dev", "run 'litsignd dev -h' for usage", args[1:]
 	}
-	fs := newFlagSet(name, cfg, out)
-	// Environment first; the command line overrides it.
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
-			}
+	for _, a := range args {
+		if a == "--" {
+			break
 		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if a == "--version" || a == "-version" {
+			buildinfo.Read(version).Print(out, "litsignd")
 			return nil, errUsage
 		}
-		return nil, err
+	}
+	fs := newFlagSet(name, cfg, cfg.dev)
+	err := cli.Parse(fs, args, envPrefix, getenv)
+	if errors.Is(err, cli.ErrHelp) {
+		printHelp(out, fs, cfg.dev)
+		return nil, errUsage
+	}
+	if err != nil {
+		return nil, cli.WithHint(err, hint)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (the only subcommand is dev)", fs.Arg(0))
+		a := fs.Arg(0)
+		switch {
+		case a == "version":
+			buildinfo.Read(version).Print(out, "litsignd")
+			return nil, errUsage
+		case a == "help" && !cfg.dev:
+			if fs.NArg() > 1 && fs.Arg(1) == "dev" {
+				return parseConfig([]string{"dev", "-h"}, getenv, out)
+			}
+			return parseConfig([]string{"-h"}, getenv, out)
+		case len(args) > 0 && args[0] == a && !cfg.dev:
+			return nil, cli.WithHint(cli.Usagef("unknown command %q", a), hint)
+		default:
+			return nil, cli.WithHint(cli.Usagef("unexpected argument %q (flags go before arguments; litsignd%s takes none)", a, map[bool]string{true: " dev"}[cfg.dev]), hint)
+		}
 	}
-	return cfg, cfg.validate()
+	if err := cfg.validate(); err != nil {
+		return nil, cli.WithHint(err, hint)
+	}
+	return cfg, nil
 }
 
 func (c *config) validate() error {
@@ -168,8 +239,17 @@ func (c *config) validate() error {
 	if c.subjectPrefix == "" || strings.ContainsAny(c.subjectPrefix, " *>") {
 		return fmt.Errorf("--subject-prefix %q is not a valid subject prefix", c.subjectPrefix)
 	}
+	if c.hotDelegations < 1 {
+		return fmt.Errorf("--hot-delegations %d: want at least 1", c.hotDelegations)
+	}
+	if err := checkPprofListen(c.pprofListen); err != nil {
+		return err
+	}
 	if _, err := parseLevel(c.logLevel); err != nil {
 		return err
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", c.logFormat)
 	}
 	if _, err := policy.Parse([]byte(c.defaultPolicy)); err != nil {
 		return fmt.Errorf("--default-policy: %w", err)
@@ -177,7 +257,7 @@ func (c *config) validate() error {
 	if c.natsNoAuth && c.natsConfig != "" {
 		return errors.New("--nats-no-auth and --nats-config exclude each other")
 	}
-	return nil
+	return c.nats.Validate()
 }
 
 // jobsDefaultPolicy is the operator's default policy: --default-policy, or
@@ -190,6 +270,16 @@ func (c *config) jobsDefaultPolicy() *policy.Policy {
 		return policy.Permissive()
 	}
 	return policy.Default()
+}
+
+// newLogger is the daemon's logger on w, in --log-format at --log-level.
+func newLogger(c *config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.logLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -38,10 +38,6 @@ func writeDevInfo(cfg *config, dn *devnet.Network, natsURL, sealingKey, metricsA
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write --dev-info: %w", err)
 	}
-	pkp := ""
-	if len(info.PKPs) > 0 {
-		pkp = info.PKPs[0].PublicKey
-	}
 	fmt.Fprintf(stdout, `
 litsignd dev is running.
   NATS:        %s
@@ -49,11 +45,27 @@ litsignd dev is running.
   Metrics:     %s
   Dev info:    %s
 
-Quickstart (in another terminal):
-  go run ./cmd/litsign delegate --dev-info %s --pkp %s > envelope.json
-  go run ./cmd/litsign publish-delegation --dev-info %s envelope.json
-  go run ./cmd/litsign sign --dev-info %s --pkp %s --message "hello"
+Quickstart (in another terminal; needs jq):
 
-`, natsURL, len(info.Network.Nodes), info.Network.Threshold, info.Network.RPCURL, info.MetricsURL, path, path, pkp, path, path, pkp)
+%s
+`, natsURL, len(info.Network.Nodes), info.Network.Threshold, info.Network.RPCURL, info.MetricsURL, path, quickstart(path, cfg.dataDir))
 	return nil
+}
+
+// quickstart is the quickstart printed by litsignd dev for a description
+// file at info and a data directory; with the defaults it is, line for line,
+// the README's (TestREADMEQuickstartIsTheBanner). Files it writes go into
+// the data directory (mode 0700, git-ignored): the envelope holds a
+// session secret.
+func quickstart(info, dataDir string) string {
+	return "INFO=" + info + `
+PKP=$(jq -r '.pkps[0].publicKey' $INFO)
+go run ./cmd/litsign delegate --dev-info $INFO --pkp $PKP > ` + dataDir + `/envelope.json    # ask the devnet for a delegation
+go run ./cmd/litsign publish-delegation --dev-info $INFO --seal ` + dataDir + `/envelope.json  # hand it to litsignd, sealed
+go run ./cmd/litsign delegations --dev-info $INFO                    # PKP, session key, expiry
+go run ./cmd/litsign sign --dev-info $INFO --pkp $PKP --message hello  # a pkp-sign job: signature JSON
+echo 'Lit.Actions.setResponse({response: JSON.stringify(jsParams)});' > ` + dataDir + `/action.js
+go run ./cmd/litsign exec --dev-info $INFO --pkp $PKP --code ` + dataDir + `/action.js --params '{"x":1}'  # a Lit Action
+go run ./cmd/litsign bench --dev-info $INFO --pkp $PKP --jobs 200 --concurrency 16
+`
 }

@@ -4,24 +4,27 @@
 //
 //	litsignd [flags]       run the daemon (embedded NATS unless --nats-url)
 //	litsignd dev [flags]   embedded NATS + local Lit network + the daemon
+//	litsignd --version     version, Go version, VCS revision
 //
 // Every flag has an environment fallback LITSIGND_<FLAG> (upper case, '-'
-// as '_'); a flag given on the command line wins.
+// as '_'); a flag given on the command line wins. `litsignd -h` lists the
+// commands, the flags and their variables.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/litsignd/litsignd/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintf(os.Stderr, "litsignd: %v\n", err)
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	cli.Report(os.Stderr, "litsignd", err)
+	os.Exit(cli.ExitCode(err)) // 0, 2 for a usage error, 1 for any other failure
 }

@@ -26,6 +26,15 @@ func startEmbedded(cfg *config, logger *slog.Logger) (*server.Server, []nats.Opt
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else {
+		// nats-server reports a busy port only in its log (off here) and
+		// then never becomes ready: try the port first so that a port in
+		// use fails at once with the reason.
+		l, err := net.Listen("tcp", listen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--nats-listen %s: %w", listen, err)
+		}
+		l.Close()
 	}
 	opts := &server.Options{
 		ServerName: "litsignd-embedded",
@@ -66,24 +75,10 @@ func natsOptions(cfg *config, logger *slog.Logger) ([]nats.Option, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted()) }),
 	}
-	if cfg.natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.natsCreds))
+	auth, err := cfg.nats.Options()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.natsUser != "" {
-		opts = append(opts, nats.UserInfo(cfg.natsUser, cfg.natsPassword))
-	}
-	if cfg.natsNKeyFile != "" {
-		o, err := nats.NkeyOptionFromSeed(cfg.natsNKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--nats-nkey-file: %w", err)
-		}
-		opts = append(opts, o)
-	}
-	if cfg.natsTLSCA != "" {
-		opts = append(opts, nats.RootCAs(cfg.natsTLSCA))
-	}
-	if cfg.natsTLSCert != "" || cfg.natsTLSKey != "" {
-		opts = append(opts, nats.ClientCert(cfg.natsTLSCert, cfg.natsTLSKey))
-	}
+	opts = append(opts, auth...)
 	return opts, nil
 }

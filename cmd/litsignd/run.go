@@ -22,6 +22,7 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/buildinfo"
 	"github.com/litsignd/litsignd/internal/jsapi"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
@@ -31,24 +32,69 @@ import (
 var version = "dev"
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+	if len(args) > 0 && args[0] == "kek" {
+		return runKEK(args[1:], stdout, stderr)
+	}
+	cfg, err := parseConfig(args, getenv, stdout)
 	if errors.Is(err, errUsage) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	level, _ := parseLevel(cfg.logLevel)
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(cfg, stderr)
+
+	// Start-up order: everything that can be checked offline first (KEK,
+	// Lit network settings, NATS credentials), then the ports are bound,
+	// then NATS is read (a clash with another deployment or another
+	// sealing key refuses the start), and only then is shared state
+	// written: streams, buckets, consumers, and last the sealing key. A
+	// failed start leaves NATS as it found it.
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	keyring, err := loadKEK(cfg)
+	if err != nil {
+		return err
+	}
+	sealing, err := consumer.DeriveSealingKey(keyring.SealingMaterial())
+	if err != nil {
+		return err
+	}
+	var litNet litnode.NetworkConfig
+	if !cfg.dev {
+		if litNet, err = litNetwork(cfg); err != nil {
+			return err
+		}
+	}
+	nopts, err := natsOptions(cfg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.metricsListen)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %s: %w", cfg.metricsListen, err)
+	}
+	defer ln.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litsignd_build_info", Help: "litsignd version."}, []string{"version"})
-	buildInfo.WithLabelValues(version).Set(1)
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "litsignd_build_info", Help: "litsignd version, Go version and VCS revision (as litsignd --version prints them)."}, buildinfo.LabelNames())
+	buildInfo.WithLabelValues(buildinfo.Read(version).LabelValues()...).Set(1)
 	reg.MustRegister(buildInfo)
 
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
+	// NATS: embedded unless --nats-url.
+	var ns *server.Server
+	natsURL := cfg.natsURL
+	if natsURL == "" {
+		var embeddedOpts []nats.Option
+		ns, embeddedOpts, err = startEmbedded(cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		natsURL = ns.ClientURL()
+		nopts = append(nopts, embeddedOpts...)
 	}
 
 	// The local Lit network, in dev mode.
@@ -59,25 +105,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("start devnet: %w", err)
 		}
 		defer dn.Close()
-	}
-
-	// NATS: embedded unless --nats-url.
-	var ns *server.Server
-	var embeddedOpts []nats.Option
-	natsURL := cfg.natsURL
-	if natsURL == "" {
-		ns, embeddedOpts, err = startEmbedded(cfg, logger)
-		if err != nil {
+		if litNet, err = applyLitOverrides(cfg, dn.NetworkConfig()); err != nil {
 			return err
 		}
-		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-		natsURL = ns.ClientURL()
 	}
-	nopts, err := natsOptions(cfg, logger)
-	if err != nil {
-		return err
-	}
-	nopts = append(nopts, embeddedOpts...)
+	lit := litClient(cfg, litNet, logger)
+	defer lit.Close()
+
 	nc, err := nats.Connect(natsURL, nopts...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS %s: %w", natsURL, err)
@@ -87,10 +121,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	topo := consumer.DefaultTopology()
-	topo.Prefix = cfg.subjectPrefix
+	topo := consumer.TopologyFor(cfg.subjectPrefix)
 	topo.Replicas = cfg.replicas
 	topo.MaxBytes, topo.MaxMsgs = cfg.streamMaxBytes, cfg.streamMaxMsgs
+	// Read-only checks: the streams are ours (or absent) and the published
+	// sealing key is this KEK's (or absent).
+	if err := topo.Check(ctx, js); err != nil {
+		return err
+	}
+	if err := topo.CheckSealingKey(ctx, js, sealing.PublicKeyHex(), cfg.rotateSealingKey); err != nil {
+		return err
+	}
 	if err := topo.Ensure(ctx, js); err != nil {
 		return err
 	}
@@ -98,26 +139,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	keyring, err := loadKEK(cfg)
-	if err != nil {
-		return err
-	}
-	sealing, err := consumer.DeriveSealingKey(keyring.SealingMaterial())
-	if err != nil {
-		return err
-	}
-
-	lit, err := litClient(cfg, dn, logger)
-	if err != nil {
-		return err
-	}
-	defer lit.Close()
-
 	events := &consumer.EventPublisher{JS: js, Topology: topo}
 	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
 		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead, MaxBytes: cfg.streamMaxBytes,
-		Logger: logger.With("component", "delegationstore"), Registerer: reg,
+		Logger: logger.With("component", "delegationstore"), Registerer: reg, HotDelegations: cfg.hotDelegations,
 		OnEvent: func(ev delegationstore.Event) {
 			exp := ev.Expiration.UTC()
 			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -130,16 +156,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("open delegation store: %w", err)
 	}
-
-	// Publish the sealing public key where clients fetch it.
-	kv, err := js.KeyValue(ctx, topo.DaemonBucket)
-	if err != nil {
-		return err
-	}
-	if _, err := kv.PutString(ctx, consumer.SealingKeyKV, sealing.PublicKeyHex()); err != nil {
-		return fmt.Errorf("publish sealing key: %w", err)
-	}
-	logger.Info("sealing public key", "key", sealing.PublicKeyHex(), "bucket", topo.DaemonBucket, "kv_key", consumer.SealingKeyKV)
 
 	delStream, err := js.Stream(ctx, topo.DelegationsStream)
 	if err != nil {
@@ -186,6 +202,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	// The limit the LitsigndAckPendingNearLimit alert compares with.
+	maxAckPending := prometheus.NewGauge(prometheus.GaugeOpts{Name: "litsignd_jobs_max_ack_pending", Help: "MaxAckPending of the shared jobs consumer: jobs in flight over all replicas (--max-ack-pending)."})
+	maxAckPending.Set(float64(jobsCons.CachedInfo().Config.MaxAckPending))
+	reg.MustRegister(maxAckPending)
 	jobStream, err := js.Stream(ctx, topo.JobsStream)
 	if err != nil {
 		return err
@@ -201,10 +221,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}},
 	}
 
-	ln, err := net.Listen("tcp", cfg.metricsListen)
+	// Everything is in place: publish the sealing public key where clients
+	// fetch it (last, so a failed start never changed it).
+	replaced, err := topo.PublishSealingKey(ctx, js, sealing.PublicKeyHex(), cfg.rotateSealingKey)
 	if err != nil {
-		return fmt.Errorf("--metrics-listen: %w", err)
+		return err
 	}
+	if replaced != "" {
+		logger.Warn("sealing key rotated (--rotate-sealing-key): hand-offs sealed to the previous key no longer open", "previous", replaced, "key", sealing.PublicKeyHex())
+	}
+	logger.Info("sealing public key", "key", sealing.PublicKeyHex(), "bucket", topo.DaemonBucket, "kv_key", consumer.SealingKeyKV)
+
 	checks := []readiness{
 		{"nats", func() error {
 			if !nc.IsConnected() {
@@ -244,6 +271,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	if cfg.pprofListen != "" {
+		pln, err := net.Listen("tcp", cfg.pprofListen)
+		if err != nil {
+			return fmt.Errorf("--pprof-listen: %w", err)
+		}
+		g.Go(func() error { return servePprof(gctx, pln, logger) })
+	}
 	g.Go(func() error { lit.WatchEpoch(gctx, 15*time.Second); return nil })
 	g.Go(func() error {
 		// Connect eagerly, retrying until the network answers.
@@ -313,20 +347,41 @@ func loadKEK(cfg *config) (*delegationstore.Keyring, error) {
 	return k, nil
 }
 
-// litClient builds the Lit network client from the flags (or the devnet).
-func litClient(cfg *config, dn *devnet.Network, logger *slog.Logger) (*litnode.Client, error) {
+// knownNetworks are the values of --network.
+var knownNetworks = []string{litnode.NetworkNagaDev, litnode.NetworkNagaTest, litnode.NetworkNaga, litnode.NetworkCustom}
+
+// litNetwork builds the Lit network settings from the flags (outside dev
+// mode) and refuses settings litsignd could never connect with.
+func litNetwork(cfg *config) (litnode.NetworkConfig, error) {
 	var nc litnode.NetworkConfig
-	if dn != nil {
-		nc = dn.NetworkConfig()
-	} else if cfg.network == litnode.NetworkCustom {
+	switch cfg.network {
+	case litnode.NetworkCustom:
 		nc = litnode.NetworkConfig{Name: litnode.NetworkCustom, RealmID: 1, HTTPProtocol: "https://", MinimumThreshold: 3, SDKVersionHeader: "8.0.0-custom"}
-	} else {
+		if cfg.litNodes == "" && (cfg.rpcURL == "" || cfg.stakingAddress == "") {
+			return nc, errors.New("--network custom needs --rpc-url and --staking-address (on-chain discovery) or --lit-nodes (static node URLs)")
+		}
+	case litnode.NetworkNagaDev, litnode.NetworkNagaTest, litnode.NetworkNaga:
 		p, err := litnode.Preset(cfg.network)
 		if err != nil {
-			return nil, fmt.Errorf("--network: %w", err)
+			return nc, fmt.Errorf("--network: %w", err)
 		}
 		nc = p
+	default:
+		return nc, fmt.Errorf("--network %q: unknown Lit network (want %s)", cfg.network, strings.Join(knownNetworks, ", "))
 	}
+	nc, err := applyLitOverrides(cfg, nc)
+	if err != nil {
+		return nc, err
+	}
+	if nc.RequireAttestation && !cfg.skipAttestation {
+		return nc, fmt.Errorf("--network %s requires SEV-SNP attestation, which this build cannot check: pass --skip-attestation to trust TLS only", nc.Name)
+	}
+	return nc, nil
+}
+
+// applyLitOverrides applies the --rpc-url, --chain-id, address, node and
+// protocol flags to a network's settings.
+func applyLitOverrides(cfg *config, nc litnode.NetworkConfig) (litnode.NetworkConfig, error) {
 	if cfg.rpcURL != "" {
 		nc.RPCURL = cfg.rpcURL
 	}
@@ -335,28 +390,34 @@ func litClient(cfg *config, dn *devnet.Network, logger *slog.Logger) (*litnode.C
 	}
 	if cfg.stakingAddress != "" {
 		if !common.IsHexAddress(cfg.stakingAddress) {
-			return nil, fmt.Errorf("--staking-address %q is not an address", cfg.stakingAddress)
+			return nc, fmt.Errorf("--staking-address %q is not an address", cfg.stakingAddress)
 		}
 		nc.StakingAddress = common.HexToAddress(cfg.stakingAddress)
 	}
 	if cfg.priceFeedAddress != "" {
 		if !common.IsHexAddress(cfg.priceFeedAddress) {
-			return nil, fmt.Errorf("--price-feed-address %q is not an address", cfg.priceFeedAddress)
+			return nc, fmt.Errorf("--price-feed-address %q is not an address", cfg.priceFeedAddress)
 		}
 		nc.PriceFeedAddress = common.HexToAddress(cfg.priceFeedAddress)
 	}
 	if cfg.litNodes != "" {
 		nc.StaticNodes = strings.Split(cfg.litNodes, ",")
 	}
-	if cfg.litHTTPProtocol != "" {
+	switch cfg.litHTTPProtocol {
+	case "":
+	case "http://", "https://":
 		nc.HTTPProtocol = cfg.litHTTPProtocol
+	default:
+		return nc, fmt.Errorf("--lit-http-protocol %q: want https:// or http://", cfg.litHTTPProtocol)
 	}
+	return nc, nil
+}
+
+// litClient builds the Lit network client.
+func litClient(cfg *config, nc litnode.NetworkConfig, logger *slog.Logger) *litnode.Client {
 	c := &litnode.Client{Network: nc, RequestTimeout: cfg.litTimeout, Logger: logger.With("component", "litnode")}
 	if cfg.skipAttestation {
 		c.Attestation = litnode.AttestationSkip
 	}
-	if nc.RequireAttestation && !cfg.skipAttestation {
-		logger.Error("this network requires SEV-SNP attestation, which this build cannot check; litsignd will not connect unless --skip-attestation is set (trusting TLS only)", "network", nc.Name)
-	}
-	return c, nil
+	return c
 }

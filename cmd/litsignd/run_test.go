@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -64,13 +65,19 @@ type devInfoT struct {
 // for its description file.
 func startDev(t *testing.T, dataDir string) (*devInfoT, *syncBuffer, func()) {
 	t.Helper()
+	return startDevOut(t, dataDir, io.Discard)
+}
+
+// startDevOut is startDev with the daemon's stdout (the banner) to stdout.
+func startDevOut(t *testing.T, dataDir string, stdout io.Writer) (*devInfoT, *syncBuffer, func()) {
+	t.Helper()
 	info := filepath.Join(dataDir, "info.json")
 	_ = os.Remove(info)
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	args := []string{"dev", "--data-dir", dataDir, "--nats-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--dev-info", info, "--lit-timeout", "3s"}
-	go func() { done <- run(ctx, args, func(string) string { return "" }, io.Discard, logs) }()
+	go func() { done <- run(ctx, args, func(string) string { return "" }, stdout, logs) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if b, err := os.ReadFile(info); err == nil {
@@ -201,7 +208,7 @@ func TestRunDevStoresDelegationAndSurvivesRestart(t *testing.T) {
 	}
 
 	// Metrics show it.
-	for _, name := range []string{`litsignd_delegations_processed_total{kind="delegation",outcome="stored",reason=""} 1`, "litsignd_delegation_verify_duration_seconds", "litsignd_build_info"} {
+	for _, name := range []string{`litsignd_delegations_processed_total{kind="delegation",outcome="stored",reason=""} 1`, "litsignd_delegation_verify_duration_seconds", `litsignd_build_info{goversion="` + runtime.Version() + `",revision="`} {
 		deadline := time.Now().Add(5 * time.Second)
 		for !strings.Contains(httpGet(t, d.MetricsURL), name) {
 			if time.Now().After(deadline) {
@@ -263,7 +270,7 @@ func TestConfigEnvFallback(t *testing.T) {
 	}
 }
 
-func waitHTTP(t *testing.T, url string, status int) {
+func waitHTTP(t testing.TB, url string, status int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -61,6 +61,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		return delegate(args[1:], stdout)
 	case "mint-session-sigs":
 		return mintSessionSigs(stdin, stdout)
+	case "v3-examples":
+		return v3Examples(stdout)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }

@@ -200,7 +200,7 @@ const vectors = {
 
   const nodeMimic = async ({ requestBody, nodeUrls }) => {
     capturedRequest = { requestBody: JSON.parse(JSON.stringify(requestBody)), nodeUrls };
-    // ---- what lit-node sign_session_key does (see report section 3.4) ----
+    // ---- what lit-node sign_session_key does (see docs/naga-auth.md §3.4) ----
     const clientMsg = new SiweMessage(requestBody.siweMessage);
     const userRecap = Recap.decode_urn(clientMsg.resources[clientMsg.resources.length - 1]);
     const authContext = {

