@@ -91,8 +91,8 @@ type Jobs struct {
 	// Topology names subjects, streams and consumers.
 	Topology Topology
 	// Producers is who may submit jobs and where their results may go
-	// (producer.go). The zero value accepts namespaced jobs of any
-	// producer and refuses un-namespaced ones.
+	// (producer.go). The zero value accepts jobs of any producer,
+	// un-namespaced ones as producer "default".
 	Producers Producers
 	// Ledger records started and done jobs; nil disables idempotency across
 	// redeliveries.

@@ -173,7 +173,7 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		Results:       &NATSResults{Conn: nc, JS: js, Topology: e.topo},
 		Events:        &EventPublisher{JS: js, Topology: e.topo},
 		Topology:      e.topo,
-		Producers:     Producers{AllowDefault: true, Known: map[string]Producer{"captured": {InboxPrefix: "app.captured."}, "alpha": {}, "beta": {}}},
+		Producers:     Producers{Known: map[string]Producer{"captured": {InboxPrefix: "app.captured."}, "alpha": {}, "beta": {}}},
 		Ledger:        e.ledger,
 		Stream:        e.stream,
 		MaxDeliver:    cfg.maxDeliver,

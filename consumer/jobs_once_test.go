@@ -209,7 +209,7 @@ func TestParseJobSubject(t *testing.T) {
 		{"lit.jobs.pkp-sign", DefaultProducer, KindPKPSign, false, true},
 		{"lit.jobs.a.b.c", "a", "unknown", true, true},
 	} {
-		j.Producers.AllowDefault = c.allowDefault
+		j.Producers.DenyDefault = !c.allowDefault
 		a := j.parseJobSubject(c.subject)
 		if a.producer != c.producer || a.kind != c.kind || (a.err != nil) != c.wantErr {
 			t.Errorf("%s (default %v) = %+v; want %s %s err %v", c.subject, c.allowDefault, a, c.producer, c.kind, c.wantErr)

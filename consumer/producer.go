@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultProducer is the producer of jobs on the un-namespaced subjects
-// <prefix>.jobs.<kind> (when Producers.AllowDefault is set).
+// <prefix>.jobs.<kind> (unless Producers.DenyDefault is set).
 const DefaultProducer = "default"
 
 // DefaultInboxPrefix is a producer's inbox prefix unless configured.
@@ -39,13 +39,14 @@ type Producer struct {
 // of deployments/nats/accounts.conf let each producer publish only on its
 // own token, so a producer cannot claim another one's identity. The zero
 // value accepts every namespaced producer (labelled "other" in metrics)
-// and no un-namespaced job.
+// and un-namespaced jobs as producer "default"; litsignd sets DenyDefault
+// outside dev unless --allow-default-producer is given.
 type Producers struct {
 	// Known are the configured producers (metric labels, inbox prefixes).
 	Known map[string]Producer
-	// AllowDefault accepts jobs on <prefix>.jobs.<kind> as producer
-	// "default" (dev; off elsewhere unless enabled).
-	AllowDefault bool
+	// DenyDefault refuses jobs on <prefix>.jobs.<kind> (producer
+	// "default") with bad_request.
+	DenyDefault bool
 }
 
 // ParseProducers parses a --producers list: comma-separated names, each
@@ -91,7 +92,7 @@ func (p Producers) label(producer string) string {
 	if producer == "" {
 		return producerOther
 	}
-	if _, ok := p.Known[producer]; ok || (producer == DefaultProducer && p.AllowDefault) {
+	if _, ok := p.Known[producer]; ok || (producer == DefaultProducer && !p.DenyDefault) {
 		return producer
 	}
 	return producerOther
@@ -125,7 +126,7 @@ func (j *Jobs) parseJobSubject(subject string) jobAddress {
 	switch len(toks) {
 	case 1:
 		a := jobAddress{producer: DefaultProducer, kind: boundKind(toks[0])}
-		if !j.Producers.AllowDefault {
+		if j.Producers.DenyDefault {
 			a.err = badJob("un-namespaced job subjects are disabled: publish on %s.jobs.<producer>.%s", j.Topology.Prefix, a.kind)
 		}
 		return a

@@ -241,9 +241,12 @@ type recordIndex struct {
 // delegation's own) run when the record is first used (decodeRecord,
 // parseDelegation, unseal).
 func decodeRecordIndex(data []byte, pkp litnode.PKPPublicKey) (*recordIndex, error) {
-	var r recordIndex
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("decode delegation record: %w", err)
+	r, ok := scanRecordIndex(data)
+	if !ok {
+		r = recordIndex{}
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, fmt.Errorf("decode delegation record: %w", err)
+		}
 	}
 	if r.V != recordVersion {
 		return nil, fmt.Errorf("decode delegation record: %w %d", errUnsupportedVersion, r.V)

@@ -964,7 +964,7 @@ func (s *Store) watch(ctx context.Context) (loaded bool, err error) {
 // loaded (snapshot nil), to the cache.
 func (s *Store) apply(kve jetstream.KeyValueEntry, snapshot map[litnode.PKPPublicKey]*entry) {
 	pkp, err := litnode.ParsePKPPublicKey(kve.Key())
-	if err != nil || pkp.Hex() != kve.Key() {
+	if err != nil || !isNormalPKPHex(kve.Key()) {
 		s.log.Warn("ignoring a key that is not a normalised PKP public key", "key", kve.Key(), "revision", kve.Revision())
 		return
 	}
@@ -1037,4 +1037,18 @@ func (s *Store) loadHot(pkp litnode.PKPPublicKey, rev uint64, value []byte) *hot
 		Revision:   rev,
 	}
 	return h
+}
+
+// isNormalPKPHex reports whether key is written as PKPPublicKey.Hex writes
+// it: 0x and 130 lowercase hex digits (without building that string).
+func isNormalPKPHex(key string) bool {
+	if len(key) != 132 || key[:2] != "0x" {
+		return false
+	}
+	for i := 2; i < len(key); i++ {
+		if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -350,7 +350,7 @@ func TestComposeDaemonsEndToEnd(t *testing.T) {
 	}
 	submit := func(id, pkp, text string) {
 		job, _ := json.Marshal(map[string]string{"id": id, "pkpPublicKey": pkp, "toSign": text, "replyTo": "lit.results.producer." + id})
-		if _, err := pjs.Publish(ctx, "lit.jobs.pkp-sign", job, jetstream.WithMsgID(id)); err != nil {
+		if _, err := pjs.Publish(ctx, "lit.jobs.producer.pkp-sign", job, jetstream.WithMsgID("producer."+id)); err != nil {
 			t.Fatalf("submit %s: %v", id, err)
 		}
 	}

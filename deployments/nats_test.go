@@ -34,6 +34,7 @@ var devPasswords = map[string]string{
 	"operator": "operator-dev-password",
 	"client":   "client-dev-password",
 	"producer": "producer-dev-password",
+	"producer2": "producer2-dev-password",
 	"sys":      "sys-dev-password",
 }
 
@@ -234,7 +235,7 @@ func TestNATSConfigsParse(t *testing.T) {
 					t.Errorf("user %s has no permissions block", u.Username)
 				}
 			}
-			want := map[string]string{"daemon": "LIT", "operator": "LIT", "client": "CLIENTS", "producer": "PRODUCERS", "sys": "SYS"}
+			want := map[string]string{"daemon": "LIT", "operator": "LIT", "client": "CLIENTS", "producer": "PRODUCERS", "producer2": "PRODUCERS", "sys": "SYS"}
 			if fmt.Sprint(users) != fmt.Sprint(want) {
 				t.Errorf("users → accounts %v, want %v", users, want)
 			}
@@ -285,7 +286,7 @@ func TestHelmAccountsInclude(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chart config with %q: %v", inc, err)
 	}
-	if len(o.Users) != 5 || o.SystemAccount != "SYS" {
+	if len(o.Users) != 6 || o.SystemAccount != "SYS" {
 		t.Errorf("the included accounts give %d users, system account %q", len(o.Users), o.SystemAccount)
 	}
 }
@@ -412,7 +413,7 @@ func TestClusterReplicas3SurvivesServerLoss(t *testing.T) {
 		err := within(30*time.Second, func() error {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			ack, err := pjs.Publish(pctx, topo.JobSubject(consumer.KindPKPSign), []byte(body), jetstream.WithMsgID(id))
+			ack, err := pjs.Publish(pctx, topo.ProducerJobSubject("producer", consumer.KindPKPSign), []byte(body), jetstream.WithMsgID(id))
 			if err == nil && ack.Duplicate {
 				duplicates++ // a retry of a publish whose ack was lost: deduplicated
 			}

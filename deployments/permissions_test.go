@@ -139,6 +139,7 @@ func TestNATSPermissions(t *testing.T) {
 
 	client := connectRole(t, url, "client")
 	producer := connectRole(t, url, "producer")
+	producer2 := connectRole(t, url, "producer2")
 	operator := connectRole(t, url, "operator")
 	sys := connectRole(t, url, "sys")
 
@@ -216,8 +217,8 @@ func TestNATSPermissions(t *testing.T) {
 			{"subscribe lit.delegations", false, sub("lit.delegations")},
 		}},
 		{producer, []permission{
-			{"submit a job (lit.jobs.pkp-sign, with the stream's ack)", true, func(ctx context.Context, r *roleConn) error {
-				ack, err := r.js.Publish(ctx, "lit.jobs.pkp-sign", []byte(`{"id":"perm-job"}`), jetstream.WithMsgID("perm-job"))
+			{"submit a job as itself (lit.jobs.producer.pkp-sign, with the stream's ack)", true, func(ctx context.Context, r *roleConn) error {
+				ack, err := r.js.Publish(ctx, "lit.jobs.producer.pkp-sign", []byte(`{"id":"perm-job"}`), jetstream.WithMsgID("perm-job"))
 				if err == nil {
 					jobSeq = ack.Sequence
 				}
@@ -226,13 +227,33 @@ func TestNATSPermissions(t *testing.T) {
 			{"receive results on its reply subjects (lit.results.producer.>)", true, receives("lit.results.producer.>", "lit.results.producer.perm-job")},
 			{"publish lit.delegations", false, pub("lit.delegations")},
 			{"publish lit.revocations", false, pub("lit.revocations")},
-			{"publish lit.jobs.unknown-kind", false, pub("lit.jobs.unknown-kind")},
+			{"publish lit.jobs.pkp-sign", false, pub("lit.jobs.pkp-sign")},
+			{"publish lit.jobs.producer2.pkp-sign", false, pub("lit.jobs.producer2.pkp-sign")},
+			{"publish lit.jobs.producer2.execute-js", false, pub("lit.jobs.producer2.execute-js")},
 			{"publish lit.results.producer.forged", false, pub("lit.results.producer.forged")},
 			{"publish $JS.API.INFO", false, pub("$JS.API.INFO")},
 			{"publish $JS.API.STREAM.INFO.LIT_JOBS", false, pub("$JS.API.STREAM.INFO.LIT_JOBS")},
 			{"subscribe lit.results.>", false, sub("lit.results.>")},
 			{"subscribe lit.results.other.>", false, sub("lit.results.other.>")},
+			{"subscribe lit.results.producer2.>", false, sub("lit.results.producer2.>")},
+			{"subscribe lit.results.producer2.job-1", false, sub("lit.results.producer2.job-1")},
 			{"subscribe lit.events.>", false, sub("lit.events.>")},
+			{"subscribe lit.jobs.>", false, sub("lit.jobs.>")},
+		}},
+		// A second producer: neither can act as the other or read the
+		// other's results (README "Security model").
+		{producer2, []permission{
+			{"submit a job as itself (lit.jobs.producer2.pkp-sign, with the stream's ack)", true, func(ctx context.Context, r *roleConn) error {
+				_, err := r.js.Publish(ctx, "lit.jobs.producer2.pkp-sign", []byte(`{"id":"perm-job-2"}`), jetstream.WithMsgID("producer2.perm-job-2"))
+				return err
+			}},
+			{"receive results on its reply subjects (lit.results.producer2.>)", true, receives("lit.results.producer2.>", "lit.results.producer2.perm-job-2")},
+			{"publish lit.jobs.producer.pkp-sign", false, pub("lit.jobs.producer.pkp-sign")},
+			{"publish lit.jobs.pkp-sign", false, pub("lit.jobs.pkp-sign")},
+			{"publish lit.results.producer.forged", false, pub("lit.results.producer.forged")},
+			{"subscribe lit.results.producer.>", false, sub("lit.results.producer.>")},
+			{"subscribe lit.results.producer.perm-job", false, sub("lit.results.producer.perm-job")},
+			{"subscribe lit.results.>", false, sub("lit.results.>")},
 			{"subscribe lit.jobs.>", false, sub("lit.jobs.>")},
 		}},
 		{operator, []permission{

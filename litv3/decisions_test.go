@@ -181,3 +181,29 @@ func TestUsageKeyRedaction(t *testing.T) {
 		}
 	}
 }
+
+// Another instance's cached denial (April: up to 60 min): a 403 seen before
+// the grant keeps coming after it propagated, for as long as the cache
+// lives; the propagation helper stops retrying when its window closes, so a
+// job fails with a clear 403 instead of waiting an hour.
+func TestStaleDenial(t *testing.T) {
+	e := newEnv(t, v3fake.Config{StaleDenial: time.Hour})
+	code := `async function main() { return "late"; }`
+	_, err := e.run(code, nil) // refused and cached
+	if asErr(t, err).Status != 403 {
+		t.Fatal(err)
+	}
+	granted := e.clk.Now()
+	if err := e.fake.AddActionToGroup(e.acct.APIKey, e.group, cid(t, code)); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(2 * litv3.PropagationWindow)
+	_, err = e.run(code, nil)
+	if asErr(t, err).Status != 403 || litv3.RetryDuringPropagation(err, e.clk.Now().Sub(granted), litv3.PropagationWindow) {
+		t.Fatalf("within the stale cache, after the window: %v", err)
+	}
+	e.clk.Add(time.Hour)
+	if res, err := e.run(code, nil); err != nil || string(res.Response) != `"late"` {
+		t.Fatalf("after the cache expired: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -52,12 +53,12 @@ func TestHelpAndVersion(t *testing.T) {
 		{"help sign", []string{"help", "sign"}, []string{"usage: litsign sign --pkp 0x04… (--message TEXT | --hex 0x…) [flags]", "--message string", "[$LITSIGN_MESSAGE]"}, []string{"Commands:"}},
 		{"sign -h", []string{"sign", "-h"}, []string{"usage: litsign sign "}, nil},
 		{"sign --help", []string{"sign", "--help"}, []string{"usage: litsign sign "}, nil},
-		{"publish-delegation -h", []string{"publish-delegation", "-h"}, []string{"usage: litsign publish-delegation [FILE|-] [flags]", "--seal"}, nil},
+		{"publish-delegation -h", []string{"publish-delegation", "-h"}, []string{"usage: litsign publish-delegation [flags] [FILE|-]", "--seal"}, nil},
 		{"delegate -h", []string{"delegate", "-h"}, []string{"--owner-key", "--ttl duration", "[$LITSIGN_TTL]", "--dev-info string"},
 			[]string{"--nats-url", "--nats-creds", "--subject-prefix", "NATS connection"}},
 		{"delegations -h", []string{"delegations", "-h"}, []string{"--json", "--nats-tls-ca", "--nats-nkey-file", "--nats-tls-cert", "--nats-tls-key", "--nats-creds", "--nats-user"}, nil},
 		{"bench -h", []string{"bench", "-h"}, []string{"--code string", "file with the action's JavaScript source", "--ipfs", "--params", "--jobs int"}, nil},
-		{"devnet -h", []string{"devnet", "-h"}, []string{"--nodes int", "--kek-file"}, []string{"--nats-creds", "--pkp string"}},
+		{"devnet -h", []string{"devnet", "-h"}, []string{"--nodes int", "--kek-file"}, []string{"--nats-creds", "--pkp string", "--timeout"}},
 		{"--version", []string{"--version"}, []string{"litsign ", "go version:  " + runtime.Version(), "revision:"}, nil},
 		{"version", []string{"version"}, []string{"litsign ", runtime.Version()}, nil},
 	} {
@@ -76,6 +77,7 @@ func TestHelpAndVersion(t *testing.T) {
 					t.Errorf("stdout has %q:\n%s", n, out)
 				}
 			}
+			checkWidth(t, out)
 		})
 	}
 }
@@ -100,6 +102,7 @@ func TestEveryCommandHelp(t *testing.T) {
 					}
 				}
 			}
+			checkWidth(t, out)
 			help, _, _ := runCLI(t, "help", c.name)
 			if help != out {
 				t.Error("'litsign help <cmd>' differs from '<cmd> -h'")
@@ -245,5 +248,15 @@ func TestPrintJSON(t *testing.T) {
 	defer w.Close()
 	if cli.IsTerminal(w) {
 		t.Error("a pipe is no terminal")
+	}
+}
+
+// checkWidth fails for a help line wider than 100 columns.
+func checkWidth(t *testing.T, out string) {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("help line of %d columns: %q", n, line)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -26,6 +27,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	var act actionFlags
 	act.register(fs)
 	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account)")
+	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
@@ -40,6 +42,10 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 		return 2, err
 	}
 	job["id"], job["pkpPublicKey"] = newJobID(), *pkpHex
+	subject, err := jobSubject(c.topology(), *producer, "execute-js")
+	if err != nil {
+		return 2, err
+	}
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
@@ -51,7 +57,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	if *replyPrefix != "" {
 		reply = *replyPrefix + "." + job["id"].(string)
 	}
-	return runJob(ctx, e, nc, c.topology().JobSubject("execute-js"), reply, c.timeout, job)
+	return runJob(ctx, e, nc, subject, reply, c.timeout, job)
 }
 
 // actionFlags say which Lit Action an execute-js job runs and how; exec

@@ -33,26 +33,27 @@ type env struct {
 
 // command is one litsign command.
 type command struct {
-	name     string
-	synopsis string // after "litsign <name>": required flags, then positional arguments
-	maxArgs  int    // positional arguments accepted
-	summary  string
-	run      func(ctx context.Context, e env, args []string) (int, error)
+	name    string
+	flags   string // the flags its usage line names (required ones, alternatives)
+	args    string // its positional arguments, after the flags ("[FILE|-]")
+	maxArgs int    // how many positional arguments it accepts
+	summary string
+	run     func(ctx context.Context, e env, args []string) (int, error)
 }
 
 // commands is litsign's command table, in the order the help lists them.
 // A new command is one line here and its cmdX function in its own file.
 var commands = []command{
-	{"keygen", "", 0, "print a new session key pair (JSON)", cmdKeygen},
-	{"delegate", "--pkp 0x04… [--owner-key HEX]", 0, "obtain a PKP delegation for a new session key and print the hand-off envelope", cmdDelegate},
-	{"publish-delegation", "[FILE|-]", 1, "publish a hand-off envelope (optionally sealed) to litsignd and wait for its verdict", cmdPublishDelegation},
-	{"delegations", "", 0, "list stored delegations (no secrets)", cmdDelegations},
-	{"revoke", "--pkp 0x04…", 0, "revoke the delegation stored for a PKP (operator)", cmdRevoke},
-	{"audit", "--pkp 0x04…", 0, "print a PKP's audit trail: its jobs that reached the Lit nodes", cmdAudit},
-	{"sign", "--pkp 0x04… (--message TEXT | --hex 0x…)", 0, "submit a pkp-sign job and print its result", cmdSign},
-	{"exec", "--pkp 0x04… (--code FILE | --ipfs CID)", 0, "submit an execute-js job (a Lit Action) and print its result", cmdExec},
-	{"bench", "--pkp 0x04… [--jobs N] [--concurrency C] [--code FILE | --ipfs CID]", 0, "load-generate jobs and report jobs/s, latency percentiles and errors", cmdBench},
-	{"devnet", "", 0, "run a local Lit network and print its description JSON", cmdDevnet},
+	{name: "keygen", summary: "print a new session key pair (JSON)", run: cmdKeygen},
+	{name: "delegate", flags: "--pkp 0x04… [--owner-key HEX]", summary: "obtain a PKP delegation for a new session key, print the envelope", run: cmdDelegate},
+	{name: "publish-delegation", args: "[FILE|-]", maxArgs: 1, summary: "hand an envelope (optionally sealed) to litsignd, await its verdict", run: cmdPublishDelegation},
+	{name: "delegations", summary: "list stored delegations (no secrets)", run: cmdDelegations},
+	{name: "revoke", flags: "--pkp 0x04…", summary: "revoke the delegation stored for a PKP (operator)", run: cmdRevoke},
+	{name: "audit", flags: "--pkp 0x04…", summary: "print a PKP's audit trail: its jobs that reached the Lit nodes", run: cmdAudit},
+	{name: "sign", flags: "--pkp 0x04… (--message TEXT | --hex 0x…)", summary: "submit a pkp-sign job and print its result", run: cmdSign},
+	{name: "exec", flags: "--pkp 0x04… (--code FILE | --ipfs CID)", summary: "submit an execute-js job (a Lit Action) and print its result", run: cmdExec},
+	{name: "bench", flags: "--pkp 0x04… [--jobs N] [--concurrency C] [--code FILE | --ipfs CID]", summary: "load-generate jobs; report jobs/s, latency percentiles, errors", run: cmdBench},
+	{name: "devnet", summary: "run a local Lit network and print its description JSON", run: cmdDevnet},
 }
 
 // envPrefix is the prefix of every flag's environment fallback.
@@ -126,11 +127,18 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "       litsign help <command> | litsign --version")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	list := [][2]string{}
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
+		list = append(list, [2]string{strings.TrimSpace(c.name + " " + c.args), c.summary})
 	}
-	fmt.Fprintf(w, "  %-20s %s\n", "help", "show a command's usage and flags")
-	fmt.Fprintf(w, "  %-20s %s\n", "version", "print version, Go version and VCS revision")
+	list = append(list, [2]string{"help [COMMAND]", "show a command's usage and flags"}, [2]string{"version", "print version, Go version and VCS revision"})
+	width := 0
+	for _, l := range list {
+		width = max(width, len(l[0]))
+	}
+	for _, l := range list {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, l[0], l[1])
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'litsign <command> -h' for a command's flags.")
 	fmt.Fprintln(w)
@@ -174,13 +182,16 @@ func commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 		c = &command{name: strings.TrimPrefix(fs.Name(), "litsign ")}
 	}
 	line := "usage: litsign " + c.name
-	if c.synopsis != "" {
-		line += " " + c.synopsis
+	if c.flags != "" {
+		line += " " + c.flags
 	}
 	hasFlags := false
 	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 	if hasFlags {
 		line += " [flags]"
+	}
+	if c.args != "" {
+		line += " " + c.args
 	}
 	fmt.Fprintln(w, line)
 	if c.summary != "" {

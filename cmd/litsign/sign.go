@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
 )
@@ -69,11 +70,16 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	hexData := fs.String("hex", "", "0x bytes to sign")
 	chain := fs.String("chain", "ethereum", "ethereum (keccak256), bitcoin (sha256) or raw (32-byte digest)")
 	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account, e.g. lit.results.producer)")
+	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
 	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
 		return 2, fmt.Errorf("--pkp: %w", err)
+	}
+	subject, err := jobSubject(c.topology(), *producer, "pkp-sign")
+	if err != nil {
+		return 2, err
 	}
 	if (*message == "") == (*hexData == "") {
 		return 2, errors.New("give exactly one of --message and --hex")
@@ -95,7 +101,7 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	if *replyPrefix != "" {
 		reply = *replyPrefix + "." + job["id"].(string)
 	}
-	return runJob(ctx, e, nc, c.topology().JobSubject("pkp-sign"), reply, c.timeout, job)
+	return runJob(ctx, e, nc, subject, reply, c.timeout, job)
 }
 
 // runJob submits one job, waits for its result on reply, prints it, and
@@ -150,6 +156,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	jobs := fs.Int("jobs", 1000, "number of jobs")
 	conc := fs.Int("concurrency", 64, "jobs in flight")
 	kind := fs.String("kind", "", "job kind: pkp-sign or execute-js (default: execute-js with --code or --ipfs, else pkp-sign)")
+	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
 	var act actionFlags
 	act.register(fs)
 	replyPrefix := fs.String("reply-prefix", "", "receive results on <prefix>.<job id> instead of a private _INBOX")
@@ -187,12 +194,16 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	default:
 		return 2, fmt.Errorf("--kind %q: want pkp-sign or execute-js", *kind)
 	}
+	subject, err := jobSubject(c.topology(), *producer, *kind)
+	if err != nil {
+		return 2, err
+	}
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
 	}
 	defer nc.Close()
-	spec.subject = c.topology().JobSubject(*kind)
+	spec.subject = subject
 	var bar io.Writer // the progress bar only on a terminal
 	if cli.IsTerminal(e.stderr) {
 		bar = e.stderr

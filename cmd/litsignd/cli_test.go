@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/litsignd/litsignd/internal/cli"
 )
@@ -28,13 +29,16 @@ func TestHelpAndVersion(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{"-h", []string{"-h"}, []string{"usage: litsignd [flags]", "Commands:\n  dev ", "--kek-file string", "[$LITSIGND_KEK_FILE]", "[$LITSIGND_NATS_URL]",
+		{"-h", []string{"-h"}, []string{"usage: litsignd [flags]", "Commands:\n  dev ", "\n  kek ", "--kek-file string", "[$LITSIGND_KEK_FILE]", "[$LITSIGND_NATS_URL]",
 			"--nats-tls-ca", "--nats-nkey-file", "--log-format string", `(default "json")`, "Environment:"},
 			[]string{"--devnet-nodes", "--dev-info"}},
 		{"--help", []string{"--help"}, []string{"usage: litsignd [flags]"}, nil},
 		{"help", []string{"help"}, []string{"usage: litsignd [flags]"}, nil},
 		{"dev -h", []string{"dev", "-h"}, []string{"usage: litsignd dev [flags]", "--devnet-nodes int", "[$LITSIGND_DEVNET_NODES]", "--dev-info string", `--log-format string`, `(default "text")`}, []string{"Commands:"}},
 		{"help dev", []string{"help", "dev"}, []string{"usage: litsignd dev [flags]"}, nil},
+		{"kek -h", []string{"kek", "-h"}, []string{"litsignd kek new [--out FILE]", "litsignd kek rotate FILE"}, nil},
+		{"kek new -h", []string{"kek", "new", "-h"}, []string{"litsignd kek new [--out FILE]"}, nil},
+		{"help kek", []string{"help", "kek"}, []string{"litsignd kek rotate FILE"}, nil},
 		{"--version", []string{"--version"}, []string{"litsignd ", "go version:  " + runtime.Version(), "revision:"}, nil},
 		{"version", []string{"version"}, []string{"litsignd ", runtime.Version()}, nil},
 		{"dev --version", []string{"dev", "--version"}, []string{"litsignd ", runtime.Version()}, nil},
@@ -52,6 +56,11 @@ func TestHelpAndVersion(t *testing.T) {
 			for _, n := range tc.not {
 				if strings.Contains(out, n) {
 					t.Errorf("stdout has %q", n)
+				}
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if n := utf8.RuneCountInString(line); n > 100 {
+					t.Errorf("help line of %d columns: %q", n, line)
 				}
 			}
 			if strings.Contains(out, "`") {
@@ -81,6 +90,11 @@ func TestUsageErrors(t *testing.T) {
 		{"password without user", []string{"--kek-file", "k", "--nats-password", "p"}, nil, "--nats-password needs --nats-user", "litsignd -h"},
 		{"no KEK", nil, nil, "--kek-file (LITSIGND_KEK_FILE) is required", "litsignd -h"},
 		{"replicas", []string{"--kek-file", "k", "--replicas", "9"}, nil, "--replicas 9", "litsignd -h"},
+		{"kek without subcommand", []string{"kek"}, nil, "kek: want a subcommand: new or rotate", "litsignd kek -h"},
+		{"kek unknown subcommand", []string{"kek", "frob"}, nil, `kek: unknown subcommand "frob"`, "litsignd kek -h"},
+		{"kek new extra argument", []string{"kek", "new", "extra"}, nil, `unexpected argument "extra"`, "litsignd kek -h"},
+		{"kek new unknown flag", []string{"kek", "new", "--frob"}, nil, "unknown flag --frob", "litsignd kek -h"},
+		{"kek rotate without file", []string{"kek", "rotate"}, nil, "want exactly one argument", "litsignd kek -h"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := runCLI(t, tc.env, tc.args...)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/internal/buildinfo"
 	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/internal/natsflags"
@@ -58,6 +59,8 @@ type config struct {
 	jobMaxDeliver    int
 	jobAckWait       time.Duration
 	maxAckPending    int
+	producers        string
+	allowDefault     bool
 
 	devInfo     string
 	devnetNodes int
@@ -78,7 +81,8 @@ func envName(flagName string) string { return cli.EnvName(envPrefix, flagName) }
 // subcommands are litsignd's commands besides running the daemon, in the
 // order the help lists them. A new one is a line here and a case in run.
 var subcommands = []struct{ name, summary string }{
-	{"dev", "embedded NATS, a local Lit network and the daemon, for development (see 'litsignd dev -h')"},
+	{"dev", "embedded NATS, a local Lit network and the daemon, for development"},
+	{"kek", "create (kek new) or rotate (kek rotate FILE) a key-encryption key file"},
 }
 
 // newFlagSet declares the flags of litsignd (dev: of litsignd dev) on fs,
@@ -127,6 +131,8 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	fs.IntVar(&cfg.jobMaxDeliver, "job-max-deliver", 5, "deliveries of a job before its last transient failure is final")
 	cli.DurationVar(fs, &cfg.jobAckWait, "job-ack-wait", 30*time.Second, "AckWait of the jobs consumer (heartbeats keep long jobs alive)")
 	fs.IntVar(&cfg.maxAckPending, "max-ack-pending", 4096, "jobs in flight over all replicas (the jobs consumer's MaxAckPending)")
+	fs.StringVar(&cfg.producers, "producers", "", "configured producers, comma-separated, each optionally name:inbox-prefix (default inbox prefix _INBOX.); others are accepted but labelled \"other\" in metrics")
+	fs.BoolVar(&cfg.allowDefault, "allow-default-producer", false, "accept jobs on the un-namespaced <prefix>.jobs.<kind> as producer \"default\" (default on in dev)")
 
 	// Defaults that only dev mode reads; flags that only dev mode declares.
 	cfg.devnetNodes, cfg.devnetSeed, cfg.devnetPKPs = 4, "litsignd-devnet", 3
@@ -167,13 +173,15 @@ func printHelp(w io.Writer, fs *flag.FlagSet, dev bool) {
 		for _, c := range subcommands {
 			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Run 'litsignd <command> -h' for a command's flags.")
 	}
 	fmt.Fprintln(w)
 	cli.PrintFlags(w, fs, envPrefix, helpSections()...)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Environment:")
 	fmt.Fprintln(w, "  Every flag has an environment fallback LITSIGND_<FLAG> (upper case, '-' as '_'), shown in")
-	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE, LITSIGND_NETWORK; the command line wins.")
+	fmt.Fprintln(w, "  brackets above, e.g. LITSIGND_NATS_URL, LITSIGND_KEK_FILE; the command line wins.")
 }
 
 // parseConfig parses args ("dev" first selects dev mode) with env
@@ -210,14 +218,25 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			buildinfo.Read(version).Print(out, "litsignd")
 			return nil, errUsage
 		case a == "help" && !cfg.dev:
-			if fs.NArg() > 1 && fs.Arg(1) == "dev" {
+			switch fs.Arg(1) {
+			case "dev":
 				return parseConfig([]string{"dev", "-h"}, getenv, out)
+			case "kek":
+				fmt.Fprint(out, kekUsage)
+				return nil, errUsage
 			}
 			return parseConfig([]string{"-h"}, getenv, out)
 		case len(args) > 0 && args[0] == a && !cfg.dev:
 			return nil, cli.WithHint(cli.Usagef("unknown command %q", a), hint)
 		default:
 			return nil, cli.WithHint(cli.Usagef("unexpected argument %q (flags go before arguments; litsignd%s takes none)", a, map[bool]string{true: " dev"}[cfg.dev]), hint)
+		}
+	}
+	if cfg.dev {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "allow-default-producer" })
+		if !set {
+			cfg.allowDefault = true
 		}
 	}
 	if err := cfg.validate(); err != nil {
@@ -256,6 +275,9 @@ func (c *config) validate() error {
 	}
 	if c.natsNoAuth && c.natsConfig != "" {
 		return errors.New("--nats-no-auth and --nats-config exclude each other")
+	}
+	if _, err := consumer.ParseProducers(c.producers); err != nil {
+		return fmt.Errorf("--producers: %w", err)
 	}
 	return c.nats.Validate()
 }

@@ -13,27 +13,75 @@ import (
 )
 
 // The protocol notes live in docs/ and the code cites them by section:
-// "docs/naga-wire.md §7.5", "docs/naga-auth.md §3.2–3.3, §6",
-// "docs/jetstream.md A.4, F". A citation may wrap onto the next comment line.
+// "docs/naga-wire.md §7.5", "docs/naga-auth.md §3.2–3.3, §6 step 7",
+// "docs/naga-wire.md §13.4 "pkpSign fake" step 6", "docs/jetstream.md A.4, F".
+// A citation may wrap onto the next comment line.
 var (
-	// sep is what may stand between a file name and its first section, or
-	// between two sections of a list: spaces, a line break, comment markers.
-	citeSep  = `[\s/#*]*`
-	numRef   = `§\s?\d+(?:\.\d+)*(?:\s?[–-]\s?§?\d+(?:\.\d+)*)?`
-	numChain = numRef + `(?:\s*(?:,|\band\b|\bor\b)` + citeSep + numRef + `)*`
-	jsRef    = `§?[A-F](?:\.\d+)?\b`
-	jsChain  = jsRef + `(?:\s*,` + citeSep + jsRef + `)*`
-	// fileCite: group 1 = "docs/" when present, 2 = file stem, 3 = sections.
-	fileCite = regexp.MustCompile(`(docs/)?\b([a-z0-9][a-z0-9-]*)\.md\b` + citeSep + `(` + numChain + `|` + jsChain + `)`)
-	bareCite = regexp.MustCompile(numChain)
-	oneRef   = regexp.MustCompile(`\d+(?:\.\d+)*|[A-F](?:\.\d+)?`)
-	heading  = regexp.MustCompile(`(?m)^(#{1,6})\s+(\d+(?:\.\d+)*|[A-Z](?:\.\d+)*)[.\s]`)
-	// quoted follows a citation that names a part of its last section:
-	// `docs/naga-wire.md §13.4 "pkpSign fake"`, `§7 step 2 "verification equation"`.
-	quoted = regexp.MustCompile(`^(?:,? steps? [0-9a-z'–-]+)? "([^"\n]{2,60})"`)
+	// gap is what may stand between the parts of a citation: blanks, and at
+	// most one line break with the next line's comment marker.
+	gap      = `(?:[ \t]*\n[ \t]*(?://+|#+|\*+)?)?[ \t]*`
+	citeFile = regexp.MustCompile(`(docs/)?\b([a-z0-9][a-z0-9-]*)\.md\b`)
+	// refAt is one section at the start of the rest of a citation: §n or a
+	// range §n–m (groups 1, 2), or a jetstream.md label such as A.4 (group 3).
+	refAt = regexp.MustCompile(`^` + gap + `(?:§\s?(\d+(?:\.\d+)*)(?:\s?[–-]\s?§?(\d+(?:\.\d+)*))?|§?([A-F](?:\.\d+)?)\b)`)
+	// qualAt is what may follow a section: "step 6c", a quoted name of a part
+	// of the section (group 1), "step 5" again.
+	qualAt  = regexp.MustCompile(`^(?:,?` + gap + `steps?\s[0-9a-z'–-]+)?(?:` + gap + `"([^"\n]{2,80}(?:\n[^"\n]{0,80})?)")?(?:` + gap + `steps?\s[0-9a-z'–-]+)?`)
+	sepAt   = regexp.MustCompile(`^` + gap + `(?:,|;|\band\b|\bor\b)`)
+	bareAt  = regexp.MustCompile(`§\s?\d`)
+	heading = regexp.MustCompile(`(?m)^(#{1,6})\s+(\d+(?:\.\d+)*|[A-Z](?:\.\d+)*)[.\s]`)
 	// lineBreak joins comment lines, so a quoted name may wrap.
-	lineBreak = regexp.MustCompile(`\s*\n\s*(?://|#|\*)?\s*`)
+	lineBreak = regexp.MustCompile(`\s*\n\s*(?://+|#+|\*+)?\s*`)
 )
+
+// citedRef is one section of a citation and the name quoted after it, if any.
+type citedRef struct{ label, quote string }
+
+// parseRefs reads the sections of one citation from the start of rest and
+// returns them with the length of text they span. Letter labels count only
+// for jetstream.md.
+func parseRefs(rest string, letters bool) ([]citedRef, int) {
+	var refs []citedRef
+	pos := 0
+	for {
+		m := refAt.FindStringSubmatchIndex(rest[pos:])
+		if m == nil {
+			break
+		}
+		var labels []string
+		switch {
+		case m[2] >= 0:
+			labels = append(labels, rest[pos+m[2]:pos+m[3]])
+			if m[4] >= 0 {
+				labels = append(labels, rest[pos+m[4]:pos+m[5]])
+			}
+		case letters:
+			labels = append(labels, rest[pos+m[6]:pos+m[7]])
+		default:
+			return refs, pos
+		}
+		pos += m[1]
+		q := qualAt.FindStringSubmatchIndex(rest[pos:])
+		quote := ""
+		if q[2] >= 0 {
+			quote = lineBreak.ReplaceAllString(rest[pos+q[2]:pos+q[3]], " ")
+		}
+		pos += q[1]
+		for i, l := range labels {
+			r := citedRef{label: l}
+			if i == len(labels)-1 {
+				r.quote = quote
+			}
+			refs = append(refs, r)
+		}
+		sep := sepAt.FindStringIndex(rest[pos:])
+		if sep == nil || refAt.FindStringIndex(rest[pos+sep[1]:]) == nil {
+			break
+		}
+		pos += sep[1]
+	}
+	return refs, pos
+}
 
 // TestDocsCitations keeps the citations honest: every "docs/<file>.md §n" (or
 // "docs/jetstream.md X.n") in a tracked file names a heading that exists in
@@ -86,38 +134,31 @@ func TestDocsCitations(t *testing.T) {
 		}
 		inDocs := strings.HasPrefix(path, "docs/")
 		self := ""
-		if inDocs && path != "docs/README.md" {
-			self = strings.TrimSuffix(strings.TrimPrefix(path, "docs/"), ".md")
+		if stem := strings.TrimSuffix(strings.TrimPrefix(path, "docs/"), ".md"); inDocs && numbered(docs[stem]) {
+			self = stem // a bare "§n" in a numbered document is one of its own sections
 		}
 		var covered [][]int
-		for _, m := range fileCite.FindAllStringSubmatchIndex(text, -1) {
-			covered = append(covered, m[:2])
+		for _, m := range citeFile.FindAllStringSubmatchIndex(text, -1) {
 			prefixed := m[2] >= 0
 			stem := text[m[4]:m[5]]
 			if !prefixed && (!inDocs || docs[stem] == nil) {
-				continue // "README.md §…" or a file of another project, not a citation of docs/
+				continue // "README.md", or a file of another project: not a citation of docs/
 			}
-			chain := text[m[6]:m[7]]
-			checked += checkRefs(t, docs, path, lineOf(text, m[0]), stem, chain)
-			// A quoted name after the citation must occur in the last section cited.
-			after := text[m[7]:min(len(text), m[7]+200)]
-			if q := quoted.FindStringSubmatch(lineBreak.ReplaceAllString(after, " ")); q != nil && bodies[stem] != nil {
-				refs := oneRef.FindAllString(chain, -1)
-				last := refs[len(refs)-1]
-				if body, ok := bodies[stem][last]; ok && !mentions(body, q[1]) {
-					t.Errorf("%s:%d cites docs/%s.md %s %q, but that section does not mention it",
-						path, lineOf(text, m[0]), stem, last, q[1])
-				}
-			}
+			refs, n := parseRefs(text[m[1]:], stem == "jetstream")
+			covered = append(covered, []int{m[0], m[1] + n})
+			checked += checkRefs(t, docs, bodies, path, lineOf(text, m[0]), stem, refs)
 		}
 		if self == "" {
 			continue
 		}
-		for _, m := range bareCite.FindAllStringIndex(text, -1) {
+		// Inside a numbered document of docs/, a bare "§n" is one of its sections.
+		for _, m := range bareAt.FindAllStringIndex(text, -1) {
 			if overlaps(covered, m) {
 				continue
 			}
-			checked += checkRefs(t, docs, path, lineOf(text, m[0]), self, text[m[0]:m[1]])
+			refs, n := parseRefs(text[m[0]:], false)
+			covered = append(covered, []int{m[0], m[0] + n})
+			checked += checkRefs(t, docs, bodies, path, lineOf(text, m[0]), self, refs)
 		}
 	}
 	if checked < 100 {
@@ -140,26 +181,29 @@ func TestNoPathsOutsideRepo(t *testing.T) {
 	}
 }
 
-func checkRefs(t *testing.T, docs map[string]map[string]bool, path string, line int, stem, chain string) int {
+func checkRefs(t *testing.T, docs map[string]map[string]bool, bodies map[string]map[string]string, path string, line int, stem string, refs []citedRef) int {
 	t.Helper()
 	labels, ok := docs[stem]
 	if !ok {
 		t.Errorf("%s:%d cites docs/%s.md, which does not exist", path, line, stem)
 		return 1
 	}
-	n := 0
-	for _, ref := range oneRef.FindAllString(chain, -1) {
-		n++
-		if !labels[ref] {
-			shown := ref
-			if ref[0] >= '0' && ref[0] <= '9' {
-				shown = "§" + ref
-			}
+	for _, r := range refs {
+		shown := r.label
+		if shown[0] >= '0' && shown[0] <= '9' {
+			shown = "§" + shown
+		}
+		if !labels[r.label] {
 			t.Errorf("%s:%d cites docs/%s.md %s, but that document has no heading %q (it has %s)",
-				path, line, stem, shown, ref, strings.Join(sortedKeys(labels), " "))
+				path, line, stem, shown, r.label, strings.Join(sortedKeys(labels), " "))
+			continue
+		}
+		// A name quoted after the section must occur in it.
+		if r.quote != "" && !mentions(bodies[stem][r.label], r.quote) {
+			t.Errorf("%s:%d cites docs/%s.md %s %q, but that section does not mention it", path, line, stem, shown, r.quote)
 		}
 	}
-	return n
+	return len(refs)
 }
 
 // repoRoot is the module root, two levels above this package.
@@ -226,11 +270,26 @@ func readText(t *testing.T, root, path string) string {
 	return string(b)
 }
 
+// numbered reports whether a document has numbered sections (§n headings).
+func numbered(labels map[string]bool) bool {
+	for l := range labels {
+		if l[0] >= '0' && l[0] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
 // mentions reports whether name occurs in body, ignoring case and Markdown
-// emphasis and code marks.
+// emphasis and code marks; "…" in name elides text.
 func mentions(body, name string) bool {
-	plain := strings.NewReplacer("`", "", "*", "").Replace(body)
-	return strings.Contains(strings.ToLower(plain), strings.ToLower(name))
+	plain := strings.ToLower(strings.NewReplacer("`", "", "*", "").Replace(body))
+	for _, part := range strings.Split(strings.ToLower(name), "…") {
+		if part = strings.TrimSpace(part); part != "" && !strings.Contains(plain, part) {
+			return false
+		}
+	}
+	return true
 }
 
 func lineOf(text string, off int) int { return strings.Count(text[:off], "\n") + 1 }

@@ -5,9 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/cli"
 )
 
 const kekUsage = `usage:
@@ -22,28 +22,32 @@ them once with --rotate-sealing-key: the sealing key clients seal hand-offs
 to derives from the current key.
 `
 
-// runKEK runs `litsignd kek …`.
+// kekHint follows every usage error of litsignd kek.
+const kekHint = "run 'litsignd kek -h' for usage"
+
+// runKEK runs `litsignd kek …`: help on stdout (exit 0), usage errors as
+// *cli.UsageError (exit 2).
 func runKEK(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, kekUsage)
-		if len(args) == 0 {
-			return errors.New("kek: want a subcommand: new or rotate")
-		}
+	if len(args) == 0 {
+		return cli.WithHint(errors.New("kek: want a subcommand: new or rotate"), kekHint)
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprint(stdout, kekUsage)
 		return nil
 	}
 	switch args[0] {
 	case "new":
 		fs := flag.NewFlagSet("litsignd kek new", flag.ContinueOnError)
-		fs.SetOutput(stderr)
 		out := fs.String("out", "", "write the KEK to this file (mode 0600; refuses to overwrite)")
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
+		if err := cli.Parse(fs, args[1:], "", nil); err != nil {
+			if errors.Is(err, cli.ErrHelp) {
+				fmt.Fprint(stdout, kekUsage)
 				return nil
 			}
-			return err
+			return cli.WithHint(fmt.Errorf("kek new: %w", err), kekHint)
 		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("kek new: unexpected argument %q", fs.Arg(0))
+		if err := cli.Extra(fs, 0); err != nil {
+			return cli.WithHint(fmt.Errorf("kek new: %w", err), kekHint)
 		}
 		if *out != "" {
 			if err := delegationstore.GenerateKEKFile(*out); err != nil {
@@ -52,14 +56,17 @@ func runKEK(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "litsignd: wrote a new KEK to %s (mode 0600); start litsignd with --kek-file %s\n", *out, *out)
 			return nil
 		}
-		if isTerminal(stdout) {
+		if cli.IsTerminal(stdout) {
 			return errors.New("kek new: refusing to print a secret key to a terminal; redirect stdout to a file ((umask 077; litsignd kek new > kek.txt)) or use --out FILE")
 		}
 		return delegationstore.WriteNewKEK(stdout)
 	case "rotate":
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help") {
+			fmt.Fprint(stdout, kekUsage)
+			return nil
+		}
 		if len(args) != 2 || len(args[1]) == 0 || args[1][0] == '-' {
-			fmt.Fprint(stderr, kekUsage)
-			return errors.New("kek rotate: want exactly one argument, the KEK file")
+			return cli.WithHint(errors.New("kek rotate: want exactly one argument, the KEK file"), kekHint)
 		}
 		id, err := delegationstore.RotateKEKFile(args[1])
 		if err != nil {
@@ -69,17 +76,6 @@ func runKEK(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "litsignd: %s is the current key of %s now (older keys kept for reading). Restart every replica with it; start one once with --rotate-sealing-key to publish the new sealing key.\n", id, args[1])
 		return nil
 	default:
-		fmt.Fprint(stderr, kekUsage)
-		return fmt.Errorf("kek: unknown subcommand %q (want new or rotate)", args[0])
+		return cli.WithHint(fmt.Errorf("kek: unknown subcommand %q (want new or rotate)", args[0]), kekHint)
 	}
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -35,6 +35,7 @@ type daemonHarness struct {
 	nc      *nats.Conn
 	net     *devnet.Network
 	kekFile string
+	logs    []string // the daemons' log files
 }
 
 func newDaemonHarness(t testing.TB) *daemonHarness {
@@ -78,7 +79,9 @@ func (h *daemonHarness) start(extra ...string) (*exec.Cmd, string) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(h.bin, append(h.args(addr), extra...)...)
-	logf, _ := os.Create(filepath.Join(h.t.TempDir(), "litsignd.log"))
+	logPath := filepath.Join(h.t.TempDir(), "litsignd.log")
+	logf, _ := os.Create(logPath)
+	h.logs = append(h.logs, logPath)
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
@@ -86,6 +89,36 @@ func (h *daemonHarness) start(extra ...string) (*exec.Cmd, string) {
 	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	waitHTTP(h.t, "http://"+addr+"/readyz", 200)
 	return cmd, "http://" + addr + "/metrics"
+}
+
+// explainJob reports what happened to job id: its ledger entry, the jobs
+// consumer's state and every daemon log line naming it.
+func (h *daemonHarness) explainJob(id string) string {
+	var b strings.Builder
+	ctx := context.Background()
+	if kv, err := h.js.KeyValue(ctx, "lit_jobs"); err == nil {
+		e, err := kv.Get(ctx, id)
+		if err == nil {
+			fmt.Fprintf(&b, "ledger %s: %s\n", id, e.Value())
+		} else {
+			fmt.Fprintf(&b, "ledger %s: %v\n", id, err)
+		}
+	}
+	if info, err := h.jobsConsumerInfo(); err == nil {
+		fmt.Fprintf(&b, "jobs consumer: pending %d, ack pending %d, redelivered %d, delivered %d\n", info.NumPending, info.NumAckPending, info.NumRedelivered, info.Delivered.Consumer)
+	}
+	if s, err := h.js.Stream(ctx, "LIT_JOBS_EXHAUSTED"); err == nil {
+		fmt.Fprintf(&b, "LIT_JOBS_EXHAUSTED: %d messages\n", s.CachedInfo().State.Msgs)
+	}
+	for i, path := range h.logs {
+		data, _ := os.ReadFile(path)
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, id) {
+				fmt.Fprintf(&b, "daemon %d: %s\n", i, line)
+			}
+		}
+	}
+	return b.String()
 }
 
 // delegate stores a delegation for the dev PKP through the intake.
@@ -115,13 +148,14 @@ func (h *daemonHarness) delegate() devnet.DevPKP {
 	return p
 }
 
-// publishJobs publishes n pkp-sign jobs whose results go to lit.results.<id>.
+// publishJobs publishes n pkp-sign jobs of producer "replica", whose results
+// go to lit.results.replica.<id>.
 func (h *daemonHarness) publishJobs(p devnet.DevPKP, prefix string, n int) {
 	h.t.Helper()
 	for i := range n {
 		id := fmt.Sprintf("%s-%04d", prefix, i)
-		m := nats.NewMsg("lit.jobs.pkp-sign")
-		m.Header.Set("Nats-Msg-Id", id)
+		m := nats.NewMsg("lit.jobs.replica.pkp-sign")
+		m.Header.Set("Nats-Msg-Id", "replica."+id)
 		m.Data = []byte(`{"id":"` + id + `","pkpPublicKey":"` + p.PublicKey.Hex() + `","toSign":"job ` + id + `"}`)
 		if _, err := h.js.PublishMsgAsync(m); err != nil {
 			h.t.Fatal(err)
@@ -192,16 +226,31 @@ func metricValue(t testing.TB, url, name string) float64 {
 // restarted one finish every job, with exactly one final result per id.
 func TestReplicaKilledMidLoad(t *testing.T) {
 	h := newDaemonHarness(t)
-	a, _ := h.start("--job-ack-wait", "3s")
+	// AckWait 10 s brings the killed replica's jobs back soon; Lit requests
+	// get the default-sized timeout so that a loaded machine does not turn
+	// slow node answers into failures.
+	flags := []string{"--job-ack-wait", "10s", "--lit-timeout", "30s", "--log-level", "info"}
+	a, _ := h.start(flags...)
 	p := h.delegate()
-	b, _ := h.start("--job-ack-wait", "3s")
+	h.start(flags...)
 	const n = 300
 	h.publishJobs(p, "kill", n)
 	waitFor := func(what string, ok func() bool) {
-		deadline := time.Now().Add(90 * time.Second)
+		deadline := time.Now().Add(5 * time.Minute) // a hang guard, not a speed target
 		for !ok() {
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out: %s (%d results)", what, len(h.results()))
+				res := h.results()
+				var missing []string
+				for i := range n {
+					if id := fmt.Sprintf("kill-%04d", i); len(res[id]) == 0 {
+						missing = append(missing, id)
+					}
+				}
+				msg := fmt.Sprintf("timed out: %s (%d results); missing %v", what, len(res), missing)
+				for _, id := range missing[:min(len(missing), 3)] {
+					msg += "\n" + h.explainJob(id)
+				}
+				t.Fatal(msg)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -209,20 +258,19 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 	waitFor("some results", func() bool { return h.resultCount() >= n/5 })
 	_ = a.Process.Signal(syscall.SIGKILL)
 	_, _ = a.Process.Wait()
-	h.start("--job-ack-wait", "3s") // a restarted replica joins again
+	h.start(flags...) // a restarted replica joins again
 	waitFor("every job", func() bool { return h.resultCount() >= n })
 	time.Sleep(2 * time.Second) // nothing more may arrive
 	res := h.results()
 	for i := range n {
 		id := fmt.Sprintf("kill-%04d", i)
 		if len(res[id]) != 1 || res[id][0] != "ok" {
-			t.Errorf("job %s: results %v, want exactly one ok", id, res[id])
+			t.Errorf("job %s: results %v, want exactly one ok\n%s", id, res[id], h.explainJob(id))
 		}
 	}
 	if len(res) != n {
 		t.Errorf("%d distinct results, want %d", len(res), n)
 	}
-	_ = b
 }
 
 // With every node delayed 500 ms, jobs wait on the nodes far longer than

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,9 +211,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	known, _ := consumer.ParseProducers(cfg.producers) // validated
+	producers := consumer.Producers{Known: known, DenyDefault: !cfg.allowDefault}
 	jobs := &consumer.Jobs{
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
-		Topology: topo, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
+		Topology: topo, Producers: producers, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
 		DefaultPolicy: cfg.jobsDefaultPolicy(),
 		Audit: &consumer.NATSAudit{JS: js, Topology: topo, OnError: func(rec consumer.AuditRecord, err error) {
@@ -402,6 +405,11 @@ func applyLitOverrides(cfg *config, nc litnode.NetworkConfig) (litnode.NetworkCo
 	}
 	if cfg.litNodes != "" {
 		nc.StaticNodes = strings.Split(cfg.litNodes, ",")
+		for _, n := range nc.StaticNodes {
+			if u, err := url.Parse(n); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nc, fmt.Errorf("--lit-nodes: %q is not an http(s) URL", n)
+			}
+		}
 	}
 	switch cfg.litHTTPProtocol {
 	case "":

@@ -152,6 +152,7 @@ func TestStartFailuresLeaveNATSUnchanged(t *testing.T) {
 		{"custom network without RPC", []string{"--rpc-url=", "--staking-address="}, "--network custom needs --rpc-url"},
 		{"unknown network", []string{"--network", "nagga"}, "want naga-dev, naga-test, naga, custom"},
 		{"naga-test without --skip-attestation", []string{"--network", "naga-test"}, "--skip-attestation"},
+		{"bad --lit-nodes", []string{"--lit-nodes", "127.0.0.1:7470"}, "--lit-nodes"},
 		{"bad --lit-http-protocol", []string{"--lit-http-protocol", "ftp://"}, "--lit-http-protocol"},
 		{"stream name clash", []string{"--subject-prefix", "acme"}, "stream ACME_JOBS exists with subjects [orders.>]"},
 		{"subject clash", []string{"--subject-prefix", "taken"}, "already captured by stream FOREIGN"},

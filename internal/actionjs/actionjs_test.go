@@ -68,3 +68,20 @@ func BenchmarkNewVM(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFirstCurveUse is ethers' first secp256k1 use in a fresh VM (its
+// precomputed tables are built per VM), the cost Prewarm moves off the
+// first signing run.
+func BenchmarkFirstCurveUse(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		vm, err := NewVM()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := vm.R.RunString(`new ethers.Wallet("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318").address`); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

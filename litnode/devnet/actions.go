@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -418,65 +417,15 @@ func (a *actionRun) install() error {
 
 // parseJSON turns JSON into a JS value with the runtime's JSON.parse; empty
 // input is undefined.
-func (a *actionRun) parseJSON(raw []byte) (goja.Value, error) {
-	if len(raw) == 0 {
-		return goja.Undefined(), nil
-	}
-	parse, ok := goja.AssertFunction(a.vm.Get("JSON").ToObject(a.vm).Get("parse"))
-	if !ok {
-		return nil, errors.New("JSON.parse is not a function")
-	}
-	return parse(goja.Undefined(), a.vm.ToValue(string(raw)))
-}
+func (a *actionRun) parseJSON(raw []byte) (goja.Value, error) { return actionjs.ParseJSON(a.vm, raw) }
 
 // jsError makes an Error object with msg.
-func (a *actionRun) jsError(msg string) *goja.Object {
-	ctor, _ := a.vm.Get("Error").(*goja.Object)
-	obj, err := a.vm.New(ctor, a.vm.ToValue(msg))
-	if err != nil {
-		return a.vm.NewTypeError(msg)
-	}
-	return obj
-}
+func (a *actionRun) jsError(msg string) *goja.Object { return actionjs.NewError(a.vm, msg) }
 
-// describe renders a value for the logs: strings as they are, Errors as
-// "Name: message", functions as [Function: name], a Uint8Array as an array
-// of numbers, other objects as JSON, everything else with JS's String().
-func (a *actionRun) describe(v goja.Value) string {
-	if v == nil || goja.IsUndefined(v) {
-		return "undefined"
-	}
-	if goja.IsNull(v) {
-		return "null"
-	}
-	obj, ok := v.(*goja.Object)
-	if !ok {
-		return v.String()
-	}
-	if obj.ExportType() == bytesType { // Uint8Array: as an array of numbers
-		b, _ := obj.Export().([]byte)
-		nums := make([]int, len(b))
-		for i, x := range b {
-			nums[i] = int(x)
-		}
-		return string(mustMarshal(nums))
-	}
-	switch obj.ClassName() {
-	case "Error":
-		return obj.String()
-	case "Function":
-		return fmt.Sprintf("[Function: %s]", obj.Get("name"))
-	}
-	stringify, ok := goja.AssertFunction(a.vm.Get("JSON").ToObject(a.vm).Get("stringify"))
-	if ok {
-		if s, err := stringify(goja.Undefined(), v); err == nil && !goja.IsUndefined(s) {
-			return s.String()
-		}
-	}
-	return obj.String()
-}
-
-var bytesType = reflect.TypeFor[[]byte]()
+// describe renders a value for the logs (actionjs.Describe): strings as
+// they are, Errors as "Name: message", functions as [Function: name], a
+// Uint8Array as an array of numbers, other objects as JSON.
+func (a *actionRun) describe(v goja.Value) string { return actionjs.Describe(a.vm, v) }
 
 func (a *actionRun) consoleLog(call goja.FunctionCall) goja.Value {
 	parts := make([]string, len(call.Arguments))

@@ -52,6 +52,11 @@ type Config struct {
 	// /lit_action (docs/lit-v3.md §2.6; the service's is "short, variable";
 	// DefaultPropagationDelay is a realistic choice, 0 is immediate).
 	PropagationDelay time.Duration
+	// StaleDenial models another instance's cached "false" (docs/lit-v3.md
+	// §2.6: April instances cache denials for up to 60 min): once a key is
+	// refused a CID (or a wallet in a CID), the refusal persists this long
+	// even after the grant propagated. 0 turns it off.
+	StaleDenial time.Duration
 	// MasterKeyExecutes lets the account key run actions; by the contract
 	// code it may not (docs/lit-v3.md §2.3, U2), which is the default.
 	MasterKeyExecutes bool
@@ -96,12 +101,14 @@ type Server struct {
 	keyAdded map[common.Hash]time.Time
 	runs     map[string]int // CID → executions started
 	cache    map[string]string
-	total    atomic.Int64
+	// denied is when a (key, CID, wallet) check was first refused, for
+	// StaleDenial; the wallet is zero for the CID check.
+	denied map[denialKey]time.Time
+	total  atomic.Int64
 
-	overloaded     atomic.Bool
-	billingOutage  atomic.Bool
-	exhaustMidRun  atomic.Bool
-	requestCounter atomic.Int64
+	overloaded    atomic.Bool
+	billingOutage atomic.Bool
+	newAccounts   newAccountLimiter
 }
 
 // Start serves a fake.
@@ -140,7 +147,7 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, ln: ln, url: "http://" + ln.Addr().String(),
 		accounts: map[common.Hash]*account{}, keyIndex: map[common.Hash]*account{},
-		keyAdded: map[common.Hash]time.Time{}, runs: map[string]int{}, cache: map[string]string{},
+		keyAdded: map[common.Hash]time.Time{}, runs: map[string]int{}, cache: map[string]string{}, denied: map[denialKey]time.Time{},
 	}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -198,6 +205,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /core/v1/get_lit_action_ipfs_id", s.handleIPFSID)
 	mux.HandleFunc("GET /core/v1/get_node_chain_config", s.handleChainConfig)
 	mux.HandleFunc("GET /health", s.handleHealth)
+	s.writeRoutes(mux)
 	return s.common(mux)
 }
 

@@ -164,21 +164,7 @@ func (s *Server) SetExecuteInGroups(accountKey, key litv3.UsageKey, groups []uin
 	if !ok {
 		return errors.New("v3fake: no such usage key")
 	}
-	now := s.now()
-	want := map[uint64]bool{}
-	for _, g := range groups {
-		want[g] = true
-		if gr, ok := uk.execute[g]; !ok || !gr.removed.IsZero() {
-			uk.execute[g] = grant{added: now}
-		}
-	}
-	for g, gr := range uk.execute {
-		if !want[g] && gr.removed.IsZero() {
-			gr.removed = now
-			uk.execute[g] = gr
-		}
-	}
-	uk.scopes.ExecuteInGroups = append([]uint64(nil), groups...)
+	s.setExecuteLocked(uk, groups)
 	return nil
 }
 
@@ -402,7 +388,31 @@ func (s *Server) resolve(key string) (resolved, bool) {
 // holds the CID (or the wildcard) and the key may execute in that group (or
 // in all).
 func (s *Server) canExecute(r resolved, cid common.Hash) bool {
-	return len(s.executableGroups(r, cid)) > 0
+	return s.cached(denialKey{r.hash, cid, common.Address{}}, len(s.executableGroups(r, cid)) > 0)
+}
+
+type denialKey struct {
+	key, cid common.Hash
+	wallet   common.Address
+}
+
+// cached applies Config.StaleDenial to a permission check's answer: a
+// refusal is remembered, and repeated while it is younger than StaleDenial.
+func (s *Server) cached(k denialKey, allowed bool) bool {
+	if s.cfg.StaleDenial <= 0 {
+		return allowed
+	}
+	now := s.now()
+	if at, ok := s.denied[k]; ok {
+		if now.Before(at.Add(s.cfg.StaleDenial)) {
+			return false
+		}
+		delete(s.denied, k)
+	}
+	if !allowed {
+		s.denied[k] = now
+	}
+	return allowed
 }
 
 func (s *Server) executableGroups(r resolved, cid common.Hash) []*group {
@@ -437,12 +447,16 @@ func (s *Server) canUseWallet(r resolved, cid common.Hash, addr common.Address) 
 		return nil, false
 	}
 	now, d := s.now(), s.cfg.PropagationDelay
+	ok := false
 	for _, g := range s.executableGroups(r, cid) {
 		if g.pkps[addr].active(now, d) || g.pkps[common.Address{}].active(now, d) {
-			return w, true
+			ok = true
 		}
 	}
-	return nil, false
+	if !s.cached(denialKey{r.hash, cid, addr}, ok) {
+		return nil, false
+	}
+	return w, true
 }
 
 // KeyString reveals a key (tests hand keys to clients).
