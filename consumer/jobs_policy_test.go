@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
 )
 
@@ -28,7 +31,7 @@ func (e *jobsEnv) delegateWithPolicy(p devnet.DevPKP, resources, pol string) {
 // same owner (the nodes' check_pkp_auth allows it); the result was
 // labelled with A. After: policy_denied, B's signature is not returned.
 func TestAttackOtherPKPSignatureFromAction(t *testing.T) {
-	e := newJobsEnv(t, jobsEnvConfig{net: startExecDevnet(t, 4, "")})
+	e := newJobsEnv(t, jobsEnvConfig{net: startSlowExecDevnet(t), litTimeout: 20 * time.Second})
 	a := e.net.PKPs()[0]
 	b, err := e.net.MintPKP(a.OwnerAddress)
 	if err != nil {
@@ -67,7 +70,7 @@ func TestAttackOtherPKPSignatureFromAction(t *testing.T) {
 // policy denies execute-js before any node request; pkp-sign still works
 // (the seed envelope without a policy gets the default).
 func TestAttackInlineCodeWithoutPolicy(t *testing.T) {
-	e := newJobsEnv(t, jobsEnvConfig{net: startExecDevnet(t, 4, ""), securePolicy: true})
+	e := newJobsEnv(t, jobsEnvConfig{net: startSlowExecDevnet(t), litTimeout: 20 * time.Second, securePolicy: true})
 	p := e.net.PKPs()[0]
 	e.delegate(p, "pkp-signing:*,lit-action-execution:*")
 	id := e.newID("inline")
@@ -213,4 +216,46 @@ func TestAuditTrail(t *testing.T) {
 	if info, _ := s.Info(context.Background()); info.State.Msgs != before {
 		t.Fatalf("a job denied before the nodes was audited (%d → %d records)", before, info.State.Msgs)
 	}
+}
+
+// Revocation is a barrier for jobs in flight: once the delegation a job
+// holds is revoked, the job mints no further session signatures (the
+// SessionAuth.Valid hook fails before any node request).
+func TestRevocationStopsInFlightMinting(t *testing.T) {
+	e := newJobsEnv(t, jobsEnvConfig{})
+	p := e.net.PKPs()[0]
+	e.delegate(p, "pkp-signing:*")
+	d, err := e.store.Get(context.Background(), p.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := e.jobs.stillCurrent(d)
+	if valid == nil || valid() != nil {
+		t.Fatal("a current delegation is not valid")
+	}
+	if ok, err := e.store.Revoke(context.Background(), p.PublicKey, nil); !ok || err != nil {
+		t.Fatalf("Revoke = %v, %v", ok, err)
+	}
+	if err := valid(); !errors.Is(err, delegationstore.ErrNotFound) {
+		t.Fatalf("after the revocation Valid = %v, want ErrNotFound", err)
+	}
+	before := e.signRequests()
+	auth := litnode.SessionAuth{Key: d.SessionKey, Delegation: d.AuthSig, Expiration: d.Expiration, Valid: valid}
+	if _, err := e.lit.PKPSign(context.Background(), litnode.PKPSignRequest{PKP: p.PublicKey, Message: []byte("late"), Chain: litnode.ChainEthereum, Auth: auth}); !errors.Is(err, delegationstore.ErrNotFound) {
+		t.Fatalf("PKPSign with a revoked delegation = %v", err)
+	}
+	if n := e.signRequests() - before; n != 0 {
+		t.Fatalf("%d sign requests after the revocation", n)
+	}
+	// And a job that starts after it fails delegation_not_found.
+	id := e.newID("after-revoke")
+	expectError(t, e.runJob(jobBody(id, p, "x", nil), id), CodeDelegationNotFound, false)
+}
+
+// startSlowExecDevnet is startExecDevnet with timeouts for a loaded
+// machine: these tests are about what litsignd does with an action's
+// result, not about action time limits.
+func startSlowExecDevnet(t *testing.T) *devnet.Network {
+	t.Helper()
+	return startExecDevnetWith(t, devnet.Config{Nodes: 4, NodeTimeout: 20 * time.Second, ActionTimeout: 10 * time.Second})
 }
