@@ -72,7 +72,7 @@ var v3Commands = []command{
 	{name: "v3 action-cid", flags: "[--source]", summary: "print the IPFS CID of litsignd's signing action (add it to the usage key's group)", run: cmdV3ActionCID},
 	{name: "v3 hand-off", flags: "--pkp 0x<address> --usage-key-file FILE --group-id N", summary: "seal a usage key to litsignd and hand it off for a PKP", run: cmdV3HandOff},
 	{name: "v3 revoke", flags: "--pkp 0x<address> --usage-key-file FILE", summary: "revoke the v3 credential stored for a PKP (proves knowledge of the key)", run: cmdV3Revoke},
-	{name: "v3 check", flags: "--url URL --usage-key-file FILE --pkp 0x<address>", summary: "run a no-op action and one signature against the service and verify it locally (about 2 cents)", run: cmdV3Check},
+	{name: "v3 check", flags: "--url URL --usage-key-file FILE --pkp 0x<address>", summary: "paid probe: a no-op action and one signature, verified locally (~2 cents)", run: cmdV3Check},
 }
 
 // cmdV3 dispatches `litsign v3 <subcommand>`.
