@@ -18,6 +18,7 @@ import (
 
 	"github.com/litsignd/litsignd/delegationstore"
 	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // V3Client is the part of a Lit v3 REST client the v3 backend uses: one
@@ -309,8 +310,12 @@ func (v *v3Job) Sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.
 	if err != nil {
 		return none, badJob("toSign for chain %s: %v", job.Chain, err)
 	}
+	if err := v.checkPolicy(job); err != nil {
+		return none, err
+	}
 	req := V3ActionRequest{Code: v3SignAction, JSParams: map[string]any{"pkpId": v.cred.Address, "digest": "0x" + hex.EncodeToString(digest[:])}}
 	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "sign", req, log, nil)
+	v.j.audit(ctx, msg, job, err, log)
 	if err != nil {
 		var ve *V3Error
 		if errors.As(err, &ve) && ve.Kind == V3ActionFailed && strings.Contains(ve.Message, "cannot use selected wallet") {
@@ -376,27 +381,22 @@ func decode32(s string) ([32]byte, error) {
 	return out, nil
 }
 
-// v3Policy is the optional policy of a v3 hand-off.
-type v3Policy struct {
-	// AllowedActions lists the CIDs execute-js jobs may run with this
-	// credential; empty allows any (the service's group still decides).
-	AllowedActions []string `json:"allowedActions"`
+// checkPolicy applies the hand-off's policy (the same per-PKP policy as on
+// Naga, policy.Parse; none: the operator's default) and its rate limit,
+// before any call to the service.
+func (v *v3Job) checkPolicy(job Job) error {
+	p, err := policy.Parse(v.cred.Policy)
+	if err != nil {
+		return fmt.Errorf("%w: stored policy of %s: %v", errUnusableDelegation, v.cred.Address, err)
+	}
+	return v.j.checkPolicy(job, &delegationstore.Delegation{Policy: p})
 }
 
 // Execute runs an execute-js job's action on v3.
 func (v *v3Job) Execute(ctx context.Context, msg jetstream.Msg, job Job, log *slog.Logger, f *finisher) (litnode.ExecuteJSResult, error) {
 	var none litnode.ExecuteJSResult
-	if len(v.cred.Policy) > 0 {
-		var p v3Policy
-		if err := json.Unmarshal(v.cred.Policy, &p); err == nil && len(p.AllowedActions) > 0 {
-			allowed := false
-			for _, c := range p.AllowedActions {
-				allowed = allowed || c == job.CID
-			}
-			if !allowed {
-				return none, fmt.Errorf("%w: %s: the hand-off's policy does not allow action %s", errScopeDenied, job.PKPHex, job.CID)
-			}
-		}
+	if err := v.checkPolicy(job); err != nil {
+		return none, err
 	}
 	params := map[string]any{}
 	for k, val := range job.JSParams {
@@ -407,6 +407,9 @@ func (v *v3Job) Execute(ctx context.Context, msg jetstream.Msg, job Job, log *sl
 		req.IPFSID = job.IPFSID
 	}
 	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "execute", req, log, func() { f.called = true })
+	if err == nil || V3MayHaveRun(err) {
+		v.j.audit(ctx, msg, job, err, log)
+	}
 	if err == nil {
 		f.mayHaveRun = true
 		return v3ExecuteResult(res, job.CID), nil
@@ -457,4 +460,10 @@ func v3Outcome(err error) string {
 		return string(ve.Kind)
 	}
 	return string(V3Unavailable)
+}
+
+// V3MayHaveRun reports whether a failed v3 call may have run the action.
+func V3MayHaveRun(err error) bool {
+	var ve *V3Error
+	return !errors.As(err, &ve) || ve.MayHaveRun || ve.Kind == V3ActionFailed
 }

@@ -388,18 +388,18 @@ func TestV3ExecuteJS(t *testing.T) {
 	expectError(t, e.v3JobResult(KindExecuteJS, map[string]any{"pkpPublicKey": addr, "code": code}), CodeActionFailed, false)
 }
 
-// The hand-off's policy restricts the actions: a job with another action is
-// refused without calling the service.
+// The hand-off's policy (the per-PKP policy of both backends) restricts the
+// actions: a job with another action is refused without calling the service.
 func TestV3PolicyDeniesWithoutACall(t *testing.T) {
 	e := newV3Env(t, jobsEnvConfig{})
 	addr, _ := e.svc.wallet(t)
 	code := "async function main() { return 1; }"
 	cid, _ := litnode.IPFSCIDv0([]byte(code))
 	key := e.svc.account(t, 100, []string{cid}, addr)
-	if got := e.intakeMsg(e.topo.DelegationsSubject(), e.handOff(addr, map[string]any{"usageKey": key, "groupId": "1", "policy": map[string]any{"allowedActions": []string{V3SignActionCID()}}})); got != "ack" {
+	if got := e.intakeMsg(e.topo.DelegationsSubject(), e.handOff(addr, map[string]any{"usageKey": key, "groupId": "1", "policy": map[string]any{"actionCids": []string{V3SignActionCID()}}})); got != "ack" {
 		t.Fatalf("hand-off: %s", got)
 	}
-	expectError(t, e.v3JobResult(KindExecuteJS, map[string]any{"pkpPublicKey": addr, "code": code}), CodeScopeDenied, false)
+	expectError(t, e.v3JobResult(KindExecuteJS, map[string]any{"pkpPublicKey": addr, "code": code}), CodePolicyDenied, false)
 	if e.svc.calls != 0 {
 		t.Fatalf("service called %d times", e.svc.calls)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // V3Checker is the part of a Lit v3 client the intake uses to check a
@@ -160,23 +161,14 @@ func (in *Intake) intakeV3(ctx context.Context, data []byte) error {
 	if !validGroupID.MatchString(group) {
 		return in.reject(ctx, &rejection{reason: ReasonV3Group, pkp: addr, err: errors.New("groupId must be a decimal or 0x-hex group id")})
 	}
-	var policy json.RawMessage
-	if pol := bytes.TrimSpace(p.Policy); len(pol) > 0 && !bytes.Equal(pol, []byte("null")) {
-		var v v3Policy
-		dec := json.NewDecoder(bytes.NewReader(pol))
-		dec.DisallowUnknownFields()
-		if pol[0] != '{' || dec.Decode(&v) != nil {
-			return in.reject(ctx, &rejection{reason: ReasonV3Policy, pkp: addr, err: errors.New(`policy must be {"allowedActions":[CID, …]}`)})
-		}
-		for _, c := range v.AllowedActions {
-			if !validCID.MatchString(c) {
-				return in.reject(ctx, &rejection{reason: ReasonV3Policy, pkp: addr, err: fmt.Errorf("policy.allowedActions: %q is not a CID", c)})
-			}
-		}
-		policy = append(json.RawMessage(nil), pol...)
+	var pol json.RawMessage
+	if parsed, err := policy.Parse(p.Policy); err != nil {
+		return in.reject(ctx, &rejection{reason: ReasonV3Policy, pkp: addr, err: err})
+	} else if parsed != nil {
+		pol, _ = json.Marshal(parsed)
 	}
 	now := in.now()
-	cred := &delegationstore.V3Credential{Address: addr, UsageKey: delegationstore.UsageKey(*p.UsageKey), GroupID: group, Policy: policy}
+	cred := &delegationstore.V3Credential{Address: addr, UsageKey: delegationstore.UsageKey(*p.UsageKey), GroupID: group, Policy: pol}
 	if p.ExpiresAt != nil {
 		if !now.Before(*p.ExpiresAt) {
 			return in.reject(ctx, &rejection{reason: ReasonExpired, pkp: addr, err: fmt.Errorf("expiresAt %s has passed", p.ExpiresAt.UTC().Format(time.RFC3339))})
