@@ -236,8 +236,8 @@ func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 // configures it, with the DEV KEK from kek-init.sh. Then, each as its NATS
 // role:
 //
-//   - client (litsign publish-delegation): a sealed and a plain hand-off
-//     are stored; a signed revocation is applied;
+//   - client (litsign publish-delegation): sealed hand-offs are stored, a
+//     plain one is refused; a signed revocation is applied;
 //   - producer: sign jobs get exactly one correct signature each on the
 //     producer's reply subjects, also with a Lit node down; a job for a PKP
 //     without delegation gets delegation_not_found;
@@ -324,14 +324,18 @@ func TestComposeDaemonsEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, seal := range []bool{true, false} {
-		args := append([]string{"publish-delegation"}, asRole("client")...)
-		if seal {
-			args = append(args, "--seal")
-		}
+	// Outside dev mode a plain hand-off is refused (plain_not_accepted:
+	// with --replicas 3 its secret would stay in the raft logs); the
+	// client then seals it.
+	plain := exec.CommandContext(ctx, filepath.Join(bin, "litsign"), append(append([]string{"publish-delegation"}, asRole("client")...), envelopes[1])...)
+	if out, err := plain.Output(); err == nil || !strings.Contains(string(out), `"reason":"plain_not_accepted"`) {
+		t.Fatalf("plain publish-delegation: %v, printed %q; want the plain_not_accepted rejection", err, out)
+	}
+	for i := range envelopes {
+		args := append([]string{"publish-delegation", "--seal"}, asRole("client")...)
 		out := runCLI(t, ctx, bin, append(args, envelopes[i])...)
 		if !strings.Contains(out, `"type":"stored"`) {
-			t.Fatalf("publish-delegation (sealed %v) printed %q; want the stored event", seal, out)
+			t.Fatalf("publish-delegation %d printed %q; want the stored event", i, out)
 		}
 	}
 

@@ -60,7 +60,7 @@ Quickstart (in another terminal; needs jq):
 func quickstart(info, dataDir string) string {
 	return "INFO=" + info + `
 PKP=$(jq -r '.pkps[0].publicKey' $INFO)
-go run ./cmd/litsign delegate --dev-info $INFO --pkp $PKP > ` + dataDir + `/envelope.json    # ask the devnet for a delegation
+go run ./cmd/litsign delegate --dev-info $INFO --pkp $PKP --allow-actions '*' > ` + dataDir + `/envelope.json  # signing + any action
 go run ./cmd/litsign publish-delegation --dev-info $INFO --seal ` + dataDir + `/envelope.json  # hand it to litsignd, sealed
 go run ./cmd/litsign delegations --dev-info $INFO                    # PKP, session key, expiry
 go run ./cmd/litsign sign --dev-info $INFO --pkp $PKP --message hello  # a pkp-sign job: signature JSON

@@ -88,12 +88,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var ns *server.Server
 	natsURL := cfg.natsURL
 	if natsURL == "" {
-		ns, err = startEmbedded(cfg.natsListen, cfg.dataDir, logger)
+		var embeddedOpts []nats.Option
+		ns, embeddedOpts, err = startEmbedded(cfg, logger)
 		if err != nil {
 			return err
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 		natsURL = ns.ClientURL()
+		nopts = append(nopts, embeddedOpts...)
 	}
 
 	// The local Lit network, in dev mode.
@@ -122,6 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	topo := consumer.TopologyFor(cfg.subjectPrefix)
 	topo.Replicas = cfg.replicas
+	topo.MaxBytes, topo.MaxMsgs = cfg.streamMaxBytes, cfg.streamMaxMsgs
 	// Read-only checks: the streams are ours (or absent) and the published
 	// sealing key is this KEK's (or absent).
 	if err := topo.Check(ctx, js); err != nil {
@@ -133,11 +136,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := topo.Ensure(ctx, js); err != nil {
 		return err
 	}
+	if err := topo.EnsureAudit(ctx, js, cfg.auditMaxAge); err != nil {
+		return err
+	}
 
 	events := &consumer.EventPublisher{JS: js, Topology: topo}
 	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
-		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
+		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead, MaxBytes: cfg.streamMaxBytes,
 		Logger: logger.With("component", "delegationstore"), Registerer: reg, HotDelegations: cfg.hotDelegations,
 		OnEvent: func(ev delegationstore.Event) {
 			exp := ev.Expiration.UTC()
@@ -170,7 +176,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	intake := &consumer.Intake{
 		Store: store, Events: events, Topology: topo, Sealing: sealing, Logger: logger.With("component", "intake"),
-		Metrics: consumerMetrics, MaxDeliver: intakeMaxDeliver,
+		Metrics: consumerMetrics, MaxDeliver: intakeMaxDeliver, AcceptPlain: cfg.acceptPlain || cfg.dev,
 		NetworkKey: func(ctx context.Context) (litnode.BLSPublicKey, error) {
 			if s, ok := lit.State(); ok {
 				return s.NetworkPublicKey, nil
@@ -211,6 +217,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
 		Topology: topo, Producers: producers, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
+		DefaultPolicy: cfg.jobsDefaultPolicy(),
+		Audit: &consumer.NATSAudit{JS: js, Topology: topo, OnError: func(rec consumer.AuditRecord, err error) {
+			logger.Error("audit record not written", "job", rec.JobID, "producer", rec.Producer, "err", err)
+			consumerMetrics.AuditFailed()
+		}},
 	}
 
 	// Everything is in place: publish the sealing public key where clients
