@@ -129,4 +129,3 @@ func daemonCPU(b *testing.B, url string) float64 {
 	b.Fatalf("%s has no process_cpu_seconds_total", url)
 	return 0
 }
-

@@ -871,7 +871,15 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 		}
 	}
 	if subject != "" {
-		if err := j.publishResult(ctx, subject, msgID, body); err != nil {
+		if err := j.publishResult(ctx, subject, msgID, body); errors.Is(err, ErrResultRefused) {
+			// No delivery can fix a refusal: the result stays recorded,
+			// flagged, and the job goes.
+			log.Error("result of an exhausted job refused; recorded as undeliverable", "subject", subject, "err", err)
+			if derr == nil && j.Ledger != nil {
+				_ = j.Ledger.MarkUndeliverable(ctx, LedgerKey(job.Producer, job.ID))
+			}
+			j.Metrics.job(metricKind(job.Kind), outcomeUndeliverable, CodeInternal, j.Producers.label(job.Producer), 0)
+		} else if err != nil {
 			retry("publish result of exhausted job", err)
 			return
 		}
@@ -931,11 +939,21 @@ func (p *NATSResults) PublishResult(ctx context.Context, subject, msgID string, 
 			opts = append(opts, jetstream.WithMsgID(msgID))
 		}
 		if _, err := p.JS.Publish(ctx, subject, body, opts...); err != nil {
+			if p.denied(subject) { // the stream never saw it: the wait timed out
+				return fmt.Errorf("publish result to %s: %w: %v", subject, ErrResultRefused, p.Conn.LastError())
+			}
 			return fmt.Errorf("publish result to %s: %w", subject, err)
 		}
 		return nil
 	}
 	return p.publishPlain(ctx, subject, msgID, body)
+}
+
+// denied reports whether the server refused litsignd's last publish to
+// subject (the connection's last error is its permissions violation).
+func (p *NATSResults) denied(subject string) bool {
+	last := p.Conn.LastError()
+	return errors.Is(last, nats.ErrPermissionViolation) && strings.Contains(last.Error(), strconv.Quote(subject))
 }
 
 // publishPlain publishes to a subject no stream captures with a reply
@@ -967,8 +985,8 @@ func (p *NATSResults) publishPlain(ctx context.Context, subject, msgID string, b
 	if err := p.Conn.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("publish result to %s: %w", subject, err)
 	}
-	if last := p.Conn.LastError(); errors.Is(last, nats.ErrPermissionViolation) && strings.Contains(last.Error(), strconv.Quote(subject)) {
-		return fmt.Errorf("publish result to %s: %w: %v", subject, ErrResultRefused, last)
+	if p.denied(subject) {
+		return fmt.Errorf("publish result to %s: %w: %v", subject, ErrResultRefused, p.Conn.LastError())
 	}
 	if _, err := sub.NextMsg(time.Millisecond); errors.Is(err, nats.ErrNoResponders) {
 		return fmt.Errorf("publish result to %s: %w: no responders", subject, ErrResultRefused)

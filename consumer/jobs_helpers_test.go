@@ -41,9 +41,9 @@ type jobsEnvConfig struct {
 	maxDeliver int           // default 3
 	ackWait    time.Duration // default 5 s
 	heartbeat  time.Duration // default 1 s; negative disables
-	timeout    time.Duration // Jobs.Timeout; default 10 s
+	timeout    time.Duration // Jobs.Timeout; default 60 s
 	workers    int           // default 8
-	litTimeout time.Duration // Lit request and handshake timeout; default 2 s
+	litTimeout time.Duration // Lit request and handshake timeout; default 15 s (tests of hung nodes set a short one)
 	pkps       int           // devnet PKPs; default 5
 	// logs, when set, receives every log line of Jobs at debug level.
 	logs *lockedBuffer
@@ -100,7 +100,7 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		cfg.heartbeat = time.Second
 	}
 	if cfg.timeout == 0 {
-		cfg.timeout = 10 * time.Second
+		cfg.timeout = 60 * time.Second
 	}
 	if cfg.workers == 0 {
 		cfg.workers = 8
@@ -109,14 +109,16 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		cfg.pkps = 5
 	}
 	if cfg.litTimeout == 0 {
-		cfg.litTimeout = 2 * time.Second
+		// Far above a request's need on a quiet machine: the race detector
+		// on a loaded 2-core machine makes node work many times slower.
+		cfg.litTimeout = 15 * time.Second
 	}
 	_, url := natstest.RunJetStream(t)
 	nc, js := natstest.Connect(t, url)
 	e := &jobsEnv{t: t, nc: nc, js: js, topo: DefaultTopology(), net: cfg.net, lit: cfg.lit, reg: prometheus.NewRegistry()}
 	e.metrics = NewMetrics(e.reg)
 	if e.net == nil {
-		n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: cfg.pkps, NodeTimeout: 2 * time.Second})
+		n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: cfg.pkps, NodeTimeout: 30 * time.Second})
 		if err != nil {
 			t.Fatalf("devnet.Start: %v", err)
 		}

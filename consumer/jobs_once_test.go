@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -563,5 +564,54 @@ func TestJobsUndeliverableResult(t *testing.T) {
 	}
 	if n := e.signRequests() - before; n != e.net.Threshold() {
 		t.Errorf("%d node requests, want %d (one signing; the retry republishes)", n, e.net.Threshold())
+	}
+}
+
+// A plain result publish that the server refuses (permission denied) or
+// that no one receives (no responders) is reported as ErrResultRefused, not
+// as delivered; a delivered one is not.
+func TestNATSResultsRefusals(t *testing.T) {
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		Users: []*server.User{{Username: "daemon", Password: "pw", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"_INBOX.denied.>"}},
+		}}},
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("daemon", "pw"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	p := &NATSResults{Conn: nc, Topology: DefaultTopology()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Someone listens on the denied subject: the refusal is the server's.
+	if _, err := nc.SubscribeSync("_INBOX.denied.x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishResult(ctx, "_INBOX.denied.x", "m", []byte("{}")); !errors.Is(err, ErrResultRefused) {
+		t.Errorf("denied publish: %v, want ErrResultRefused", err)
+	}
+	if err := p.PublishResult(ctx, "_INBOX.nobody.x", "m", []byte("{}")); !errors.Is(err, ErrResultRefused) {
+		t.Errorf("publish without a subscriber: %v, want ErrResultRefused", err)
+	}
+	sub, err := nc.SubscribeSync("_INBOX.ok.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishResult(ctx, "_INBOX.ok.x", "m", []byte("{}")); err != nil {
+		t.Errorf("delivered publish: %v", err)
+	}
+	if m, err := sub.NextMsg(5 * time.Second); err != nil || m.Header.Get(jetstream.MsgIDHeader) != "m" {
+		t.Errorf("subscriber got %v, %v", m, err)
 	}
 }

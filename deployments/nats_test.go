@@ -30,12 +30,12 @@ var natsServers = []string{"nats-1", "nats-2", "nats-3"}
 // Dev passwords of the users of nats/accounts.conf (docker-compose.yml
 // passes the daemon's; the file holds bcrypt hashes of all of them).
 var devPasswords = map[string]string{
-	"daemon":   "daemon-dev-password",
-	"operator": "operator-dev-password",
-	"client":   "client-dev-password",
-	"producer": "producer-dev-password",
+	"daemon":    "daemon-dev-password",
+	"operator":  "operator-dev-password",
+	"client":    "client-dev-password",
+	"producer":  "producer-dev-password",
 	"producer2": "producer2-dev-password",
-	"sys":      "sys-dev-password",
+	"sys":       "sys-dev-password",
 }
 
 // loadNATSConfig parses a config file of nats/ with nats-server's parser.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -76,7 +77,11 @@ func (e *NodeError) detail() string {
 		fmt.Fprintf(&b, " (%s)", strings.Join(e.Details, "; "))
 	}
 	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
+		cause := e.Err
+		if ue, ok := cause.(*url.Error); ok {
+			cause = ue.Err // "Post <url>": the node is named already
+		}
+		fmt.Fprintf(&b, ": %v", cause)
 	}
 	return b.String()
 }
@@ -166,9 +171,10 @@ type OpError struct {
 // many nodes reported it.
 func (e *OpError) Error() string {
 	type group struct {
-		first error
-		op    string
-		n     int
+		first   error
+		op      string
+		n       int
+		request string // the request id all its nodes reported, if one
 	}
 	var groups []*group
 	byDetail := map[string]*group{}
@@ -181,9 +187,12 @@ func (e *OpError) Error() string {
 		key := ne.Op + ne.detail()
 		if g := byDetail[key]; g != nil {
 			g.n++
+			if g.request != ne.CorrelationID {
+				g.request = ""
+			}
 			continue
 		}
-		g := &group{first: err, op: ne.Op, n: 1}
+		g := &group{first: err, op: ne.Op, n: 1, request: ne.CorrelationID}
 		byDetail[key] = g
 		groups = append(groups, g)
 	}
@@ -191,7 +200,14 @@ func (e *OpError) Error() string {
 	for i, g := range groups {
 		msgs[i] = g.first.Error()
 		if g.n > 1 {
-			msgs[i] = fmt.Sprintf("%s on %d nodes%s", g.op, g.n, g.first.(*NodeError).detail())
+			op := g.op + " on "
+			if g.op == e.Op {
+				op = ""
+			}
+			msgs[i] = fmt.Sprintf("%s%d nodes%s", op, g.n, g.first.(*NodeError).detail())
+			if g.request != "" {
+				msgs[i] += " [request " + g.request + "]"
+			}
 		}
 	}
 	return fmt.Sprintf("%s failed after %d attempt(s): %s", e.Op, e.Attempts, strings.Join(msgs, "; "))

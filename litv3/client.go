@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,7 +77,9 @@ func New(baseURL string, opts Options) (*Client, error) {
 		readTimeout: opts.ReadTimeout, userAgent: opts.UserAgent,
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		// No redirects: a bearer key goes only to the configured host,
+		// and a redirected POST would not be the call we meant.
+		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if c.actionTimeout <= 0 {
 		c.actionTimeout = DefaultActionTimeout
@@ -311,9 +314,9 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, method, path
 	defer cancel()
 	// wrote records whether the whole request went out: only then can the
 	// server have started the action.
-	var wrote bool
+	var wrote atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote = true },
+		WroteRequest: func(info httptrace.WroteRequestInfo) { wrote.Store(info.Err == nil) },
 	})
 	var rd io.Reader
 	if body != nil {
@@ -338,7 +341,7 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, op, method, path
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, &Error{Op: op, Kind: ErrUnavailable, Err: err, MayHaveRun: action && wrote}
+		return nil, &Error{Op: op, Kind: ErrUnavailable, Err: err, MayHaveRun: action && wrote.Load()}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,6 +281,9 @@ func TestActionFailures(t *testing.T) {
 	for _, v := range versions {
 		t.Run(v.String(), func(t *testing.T) {
 			e := newEnv(t, v3fake.Config{Version: v, ActionTimeout: 2 * time.Second, MemoryLimitMB: 32})
+			// The memory case gets a fake whose timeout cannot come first
+			// on a slow machine.
+			big := newEnv(t, v3fake.Config{Version: v, ActionTimeout: 10 * time.Minute, MemoryLimitMB: 32})
 			cases := []struct {
 				name, code string
 				params     any
@@ -305,6 +310,10 @@ func TestActionFailures(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
+					e := e
+					if c.name == "memory" {
+						e = big
+					}
 					if err := e.fake.AddActionToGroup(e.acct.APIKey, e.group, cid(t, c.code)); err != nil {
 						t.Fatal(err)
 					}
@@ -507,5 +516,28 @@ func TestNetworkFailures(t *testing.T) {
 	check(t, err, want{kind: litv3.ErrUnavailable})
 	if !litv3.Retryable(err) {
 		t.Fatalf("a refused connection is not retryable: %v", err)
+	}
+}
+
+// A redirect is not followed: the key is sent only to the configured host,
+// and nothing ran.
+func TestNoRedirects(t *testing.T) {
+	var gotAuth atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			gotAuth.Add(1)
+		}
+	}))
+	defer other.Close()
+	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/core/v1/lit_action", http.StatusTemporaryRedirect)
+	}))
+	defer redir.Close()
+	c, _ := litv3.New(redir.URL, litv3.Options{})
+	k, _ := litv3.KeyFromSecret(bytes.Repeat([]byte{1}, 32))
+	_, err := c.LitAction(context.Background(), k, litv3.ActionRequest{Code: okAction})
+	e := check(t, err, want{status: 307, kind: litv3.ErrUnavailable})
+	if gotAuth.Load() != 0 || !litv3.Retryable(e) {
+		t.Fatalf("redirect followed (%d) or not retryable: %v", gotAuth.Load(), err)
 	}
 }

@@ -251,6 +251,9 @@ func classify(op string, status int, body []byte, h http.Header, action bool) *E
 		e.MayHaveRun = action && !strings.Contains(msg, "not charged")
 	case status >= 500:
 		e.Kind, e.MayHaveRun = ErrUnavailable, action
+	case status >= 300 && status < 400:
+		// A redirect (not followed): nothing ran here.
+		e.Kind = ErrUnavailable
 	default:
 		e.Kind, e.MayHaveRun = ErrUnavailable, action
 	}

@@ -10,9 +10,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -26,13 +23,16 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	pkpHex := fs.String("pkp", "", "PKP public key 0x04… whose delegation runs the action")
 	var act actionFlags
 	act.register(fs)
-	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account)")
-	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
+	var route routeFlags
+	route.register(fs)
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
 	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
 		return 2, fmt.Errorf("--pkp: %w", err)
+	}
+	if err := route.validate(); err != nil {
+		return 2, err
 	}
 	if !act.given() {
 		return 2, errors.New("give exactly one of --code and --ipfs")
@@ -42,10 +42,6 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 		return 2, err
 	}
 	job["id"], job["pkpPublicKey"] = newJobID(), *pkpHex
-	subject, err := jobSubject(c.topology(), *producer, "execute-js")
-	if err != nil {
-		return 2, err
-	}
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
@@ -53,11 +49,8 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	reply := nats.NewInbox()
-	if *replyPrefix != "" {
-		reply = *replyPrefix + "." + job["id"].(string)
-	}
-	return runJob(ctx, e, nc, subject, reply, c.timeout, job)
+	topo := c.topology()
+	return runJob(ctx, e, nc, route.subject(topo, "execute-js"), route.reply(topo, job["id"].(string)), c.timeout, job)
 }
 
 // actionFlags say which Lit Action an execute-js job runs and how; exec

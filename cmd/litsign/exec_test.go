@@ -45,7 +45,9 @@ func TestLitsignExec(t *testing.T) {
 	info := writeDevInfo(t, n, url, "")
 	p := n.PKPs()[0]
 
-	// The daemon's part: a stored delegation and the jobs consumer.
+	// The daemon's part: a stored delegation and the jobs consumer. litsign
+	// submits as producer "tester" (<prefix>.jobs.tester.<kind>, results on
+	// <prefix>.results.tester.<id>), which the zero Producers accepts.
 	lit := &litnode.Client{Network: n.NetworkConfig(), RequestTimeout: 10 * time.Second}
 	defer lit.Close()
 	key, _ := litnode.GenerateSessionKey(nil)
@@ -105,7 +107,7 @@ func TestLitsignExec(t *testing.T) {
 		if err := os.WriteFile(file, []byte(code), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, status, err := litsign(t, "", "exec", "--dev-info", info, "--pkp", p.PublicKey.Hex(), "--code", file, "--params", `{"x":"y","big":12345678901234567890}`)
+		out, status, err := litsign(t, "", "exec", "--dev-info", info, "--producer", "tester", "--pkp", p.PublicKey.Hex(), "--code", file, "--params", `{"x":"y","big":12345678901234567890}`)
 		if err != nil || status != 0 {
 			t.Fatalf("exec: %d %v\n%s", status, err, out)
 		}
@@ -119,13 +121,13 @@ func TestLitsignExec(t *testing.T) {
 	})
 	t.Run("ipfs", func(t *testing.T) {
 		cid, _ := litnode.IPFSCIDv0(ipfsCode)
-		out, status, err := litsign(t, "", "exec", "--dev-info", info, "--pkp", p.PublicKey.Hex(), "--ipfs", cid, "--delivery", "at-least-once")
+		out, status, err := litsign(t, "", "exec", "--dev-info", info, "--producer", "tester", "--pkp", p.PublicKey.Hex(), "--ipfs", cid, "--delivery", "at-least-once")
 		if err != nil || status != 0 || !strings.Contains(out, `"response":{"from":"ipfs"}`) {
 			t.Fatalf("exec --ipfs: %d %v\n%s", status, err, out)
 		}
 	})
 	t.Run("failing action from stdin", func(t *testing.T) {
-		out, status, err := litsign(t, `console.log("doomed"); throw new Error("nope");`, "exec", "--dev-info", info, "--pkp", p.PublicKey.Hex(), "--code", "-")
+		out, status, err := litsign(t, `console.log("doomed"); throw new Error("nope");`, "exec", "--dev-info", info, "--producer", "tester", "--pkp", p.PublicKey.Hex(), "--code", "-")
 		if status != 1 || err == nil || !strings.Contains(err.Error(), consumer.CodeActionFailed) {
 			t.Fatalf("exec of a throwing action: %d %v", status, err)
 		}
@@ -143,7 +145,7 @@ func TestLitsignExec(t *testing.T) {
 		if err := os.WriteFile(file, []byte(`Lit.Actions.setResponse({response: "ok"});`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, status, err := litsign(t, "", "bench", "--dev-info", info, "--pkp", p.PublicKey.Hex(), "--code", file, "--jobs", "4", "--concurrency", "2")
+		out, status, err := litsign(t, "", "bench", "--dev-info", info, "--producer", "tester", "--pkp", p.PublicKey.Hex(), "--code", file, "--jobs", "4", "--concurrency", "2")
 		if status != 0 || err != nil || !strings.Contains(out, "errors:      0") || !strings.Contains(out, "no result:   0") {
 			t.Fatalf("bench --code: %d %v\n%s", status, err, out)
 		}
@@ -151,7 +153,7 @@ func TestLitsignExec(t *testing.T) {
 		if err := os.WriteFile(failing, []byte(`throw new Error("nope");`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, status, err = litsign(t, "", "bench", "--dev-info", info, "--pkp", p.PublicKey.Hex(), "--code", failing, "--jobs", "2", "--concurrency", "2")
+		out, status, err = litsign(t, "", "bench", "--dev-info", info, "--producer", "tester", "--pkp", p.PublicKey.Hex(), "--code", failing, "--jobs", "2", "--concurrency", "2")
 		if status != 1 || err == nil || !strings.Contains(out, consumer.CodeActionFailed+"=2") {
 			t.Fatalf("bench of a throwing action: %d %v\n%s", status, err, out)
 		}
@@ -165,6 +167,7 @@ func TestLitsignExec(t *testing.T) {
 			"bad delivery":     {"--pkp", pkp, "--ipfs", "Qm", "--delivery", "twice"},
 			"bad pkp":          {"--pkp", "0x04zz", "--ipfs", "Qm"},
 			"missing codefile": {"--pkp", pkp, "--code", filepath.Join(t.TempDir(), "none.js")},
+			"bad producer":     {"--pkp", pkp, "--ipfs", "Qm", "--producer", "a.b"},
 		} {
 			if _, status, err := litsign(t, "", append([]string{"exec", "--dev-info", info}, args...)...); status != 2 || err == nil {
 				t.Errorf("%s: status %d, err %v; want 2", name, status, err)

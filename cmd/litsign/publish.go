@@ -19,6 +19,7 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -111,7 +112,7 @@ func cmdPublishDelegation(ctx context.Context, e env, args []string) (int, error
 			if ev.Type != consumer.EventStored && ev.Type != consumer.EventRejected {
 				continue
 			}
-			fmt.Fprintln(e.stdout, string(m.Data))
+			printJSON(e.stdout, m.Data, cli.IsTerminal(e.stdout))
 			if ev.Type == consumer.EventRejected {
 				return 1, fmt.Errorf("litsignd rejected the delegation: %s", ev.Reason)
 			}
@@ -138,7 +139,7 @@ func publishedBefore(ctx context.Context, e env, js jetstream.JetStream, topo co
 		if strings.EqualFold(s.PKP, pkp) && strings.EqualFold(s.SessionPublicKey, session) {
 			fmt.Fprintf(e.stderr, "litsign: this envelope was already published (stream sequence %d); litsignd has stored it\n", seq)
 			b, _ := json.Marshal(s)
-			fmt.Fprintln(e.stdout, string(b))
+			printJSON(e.stdout, b, cli.IsTerminal(e.stdout))
 			return 0, nil
 		}
 	}

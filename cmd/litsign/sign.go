@@ -69,16 +69,15 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	message := fs.String("message", "", "UTF-8 text to sign")
 	hexData := fs.String("hex", "", "0x bytes to sign")
 	chain := fs.String("chain", "ethereum", "ethereum (keccak256), bitcoin (sha256) or raw (32-byte digest)")
-	replyPrefix := fs.String("reply-prefix", "", "receive the result on <prefix>.<job id> instead of a private _INBOX (for producers in their own NATS account, e.g. lit.results.producer)")
-	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
+	var route routeFlags
+	route.register(fs)
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
 	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
-	subject, err := jobSubject(c.topology(), *producer, "pkp-sign")
-	if err != nil {
+	if err := route.validate(); err != nil {
 		return 2, err
 	}
 	if (*message == "") == (*hexData == "") {
@@ -97,11 +96,48 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	} else {
 		job["toSignHex"] = *hexData
 	}
-	reply := nats.NewInbox()
-	if *replyPrefix != "" {
-		reply = *replyPrefix + "." + job["id"].(string)
+	topo := c.topology()
+	return runJob(ctx, e, nc, route.subject(topo, "pkp-sign"), route.reply(topo, job["id"].(string)), c.timeout, job)
+}
+
+// routeFlags say where sign, exec and bench publish jobs (--producer, see
+// producer.go) and where their results come back (--reply-prefix).
+type routeFlags struct {
+	producer    string
+	replyPrefix string
+}
+
+func (r *routeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.producer, "producer", consumer.DefaultProducer, producerUsage)
+	fs.StringVar(&r.replyPrefix, "reply-prefix", "", "receive results on <prefix>.<job id> (default: a private _INBOX; with a --producer other than default, <prefix>.results.<producer>)")
+}
+
+func (r *routeFlags) validate() error {
+	_, err := jobSubject(consumer.DefaultTopology(), r.producer, "pkp-sign")
+	return err
+}
+
+// subject is the jobs subject of kind (after validate).
+func (r *routeFlags) subject(topo consumer.Topology, kind string) string {
+	s, _ := jobSubject(topo, r.producer, kind)
+	return s
+}
+
+// replyPrefixFor is the prefix results come back under; "" means a
+// private inbox.
+func (r *routeFlags) replyPrefixFor(topo consumer.Topology) string {
+	if r.replyPrefix == "" && r.producer != consumer.DefaultProducer {
+		return topo.Prefix + ".results." + r.producer
 	}
-	return runJob(ctx, e, nc, subject, reply, c.timeout, job)
+	return r.replyPrefix
+}
+
+// reply is the reply subject of job id.
+func (r *routeFlags) reply(topo consumer.Topology, id string) string {
+	if p := r.replyPrefixFor(topo); p != "" {
+		return p + "." + id
+	}
+	return nats.NewInbox()
 }
 
 // runJob submits one job, waits for its result on reply, prints it, and
@@ -156,16 +192,19 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	jobs := fs.Int("jobs", 1000, "number of jobs")
 	conc := fs.Int("concurrency", 64, "jobs in flight")
 	kind := fs.String("kind", "", "job kind: pkp-sign or execute-js (default: execute-js with --code or --ipfs, else pkp-sign)")
-	producer := fs.String("producer", consumer.DefaultProducer, producerUsage)
 	var act actionFlags
 	act.register(fs)
-	replyPrefix := fs.String("reply-prefix", "", "receive results on <prefix>.<job id> instead of a private _INBOX")
+	var route routeFlags
+	route.register(fs)
 	metricsURL := fs.String("metrics-url", "", "litsignd /metrics URL(s), comma-separated: also report the daemons' CPU per job")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
 	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
 		return 2, fmt.Errorf("--pkp: %w", err)
+	}
+	if err := route.validate(); err != nil {
+		return 2, err
 	}
 	if *jobs < 1 || *conc < 1 {
 		return 2, errors.New("--jobs and --concurrency must be positive")
@@ -176,7 +215,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 			*kind = "execute-js"
 		}
 	}
-	spec := benchSpec{kind: *kind, pkp: *pkpHex, jobs: *jobs, conc: *conc, timeout: c.timeout, replyPrefix: *replyPrefix}
+	spec := benchSpec{kind: *kind, pkp: *pkpHex, jobs: *jobs, conc: *conc, timeout: c.timeout, replyPrefix: route.replyPrefixFor(c.topology())}
 	switch *kind {
 	case "pkp-sign":
 		if act.given() {
@@ -194,16 +233,12 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	default:
 		return 2, fmt.Errorf("--kind %q: want pkp-sign or execute-js", *kind)
 	}
-	subject, err := jobSubject(c.topology(), *producer, *kind)
-	if err != nil {
-		return 2, err
-	}
 	nc, _, err := c.connect()
 	if err != nil {
 		return 1, err
 	}
 	defer nc.Close()
-	spec.subject = subject
+	spec.subject = route.subject(c.topology(), *kind)
 	var bar io.Writer // the progress bar only on a terminal
 	if cli.IsTerminal(e.stderr) {
 		bar = e.stderr

@@ -66,6 +66,7 @@ func startEmbedded(cfg *config, logger *slog.Logger) (*server.Server, []nats.Opt
 func natsOptions(cfg *config, logger *slog.Logger) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name("litsignd"),
+		nats.Timeout(10 * time.Second), // connect: a remote or busy server may need more than the 2 s default
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		// A server that hangs (paused, partitioned with the connection

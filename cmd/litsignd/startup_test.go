@@ -24,8 +24,8 @@ import (
 )
 
 // natsState is what a failed start must leave untouched: every stream
-// (subjects, prefix mark, messages, consumers) and the published sealing
-// key with its revision.
+// (subjects, prefix mark, messages, durable consumers) and the published
+// sealing key with its revision.
 type natsState struct {
 	Streams    map[string]string
 	SealingKey string
@@ -43,9 +43,13 @@ func snapshotNATS(t *testing.T, js jetstream.JetStream) natsState {
 		if err != nil {
 			t.Fatal(err)
 		}
-		names := s.ConsumerNames(ctx)
-		for n := range names.Name() {
-			cons = append(cons, n)
+		// Durable consumers only: a daemon's watch of a bucket uses
+		// ephemeral ones, which come and go with it.
+		cl := s.ListConsumers(ctx)
+		for ci := range cl.Info() {
+			if ci.Config.Durable != "" {
+				cons = append(cons, ci.Name)
+			}
 		}
 		slices.Sort(cons)
 		st.Streams[info.Config.Name] = fmt.Sprintf("subjects=%v prefix=%q msgs=%d last=%d consumers=%v",

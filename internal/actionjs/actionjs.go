@@ -7,8 +7,9 @@
 // that is using the VM.
 //
 // Loading ethers takes about half a second per VM and ethers' first use of
-// secp256k1 several more, so the program is compiled once per process and VMs
-// are pooled and reused. Each run gets a clean global scope: Acquire returns
+// secp256k1 several more, so the program is compiled once per process, loaded
+// into a VM only when an action first reads the ethers global, and VMs are
+// pooled and reused. Each run gets a clean global scope: Acquire returns
 // a VM whose global object is as it was after setup, and Release puts it back
 // only if the run left no trace the pool cannot undo (see Release).
 package actionjs
@@ -19,7 +20,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/dop251/goja"
 )
@@ -54,12 +54,16 @@ type VM struct {
 	// baseline is a snapshot of the objects a run could change.
 	baseline []objSnapshot
 	dirty    bool
-	uses     int
+	// ethersLoaded is set once the ethers global was first read; until
+	// then it is an accessor that loads the library (lazyEthers).
+	ethersLoaded bool
+	warm         bool // Prewarm built ethers' curve tables
+	lazyGetter   goja.Value
+	lazySetter   goja.Value
 }
 
-// Fresh reports whether vm has not been used by a run before (it was just
-// made: callers that measure heap growth collect garbage first).
-func (vm *VM) Fresh() bool { return vm.uses == 0 }
+// EthersLoaded reports whether an action of this VM has used ethers.
+func (vm *VM) EthersLoaded() bool { return vm.ethersLoaded }
 
 type objSnapshot struct {
 	obj   *goja.Object
@@ -105,7 +109,6 @@ func (p *Pool) Release(vm *VM) {
 		return
 	}
 	vm.console = nil
-	vm.uses++
 	vm.R.SetPromiseRejectionTracker(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -114,18 +117,29 @@ func (p *Pool) Release(vm *VM) {
 	}
 }
 
-// Prewarm makes n VMs and puts them in the pool, using ethers' secp256k1 once
-// in each so the first signing run does not pay for it.
+// Prewarm makes sure the pool holds n VMs (at most its idle limit) with
+// ethers loaded and its secp256k1 tables built, so the first signing runs do
+// not pay for them. VMs already warm are not warmed again.
 func (p *Pool) Prewarm(n int) error {
-	for range n {
-		vm, err := NewVM()
+	vms := make([]*VM, 0, n)
+	defer func() {
+		for _, vm := range vms {
+			p.Release(vm)
+		}
+	}()
+	for range min(n, p.maxIdle) {
+		vm, err := p.Acquire()
 		if err != nil {
 			return err
+		}
+		vms = append(vms, vm)
+		if vm.warm {
+			continue
 		}
 		if _, err := vm.R.RunString(`ethers.utils.computePublicKey("0x0000000000000000000000000000000000000000000000000000000000000001")`); err != nil {
 			return err
 		}
-		p.Release(vm)
+		vm.warm = true
 	}
 	return nil
 }
@@ -136,19 +150,11 @@ func (vm *VM) MarkDirty() { vm.dirty = true }
 // SetConsole routes console.* of the VM to fn until Release.
 func (vm *VM) SetConsole(fn func(level, line string) error) { vm.console = fn }
 
-// created counts the VMs made in this process.
-var created atomic.Int64
-
-// Created returns how many VMs this process has made. A memory watchdog that
-// measures the process heap re-bases when it changes: a new VM (ethers
-// loaded) is not any run's allocation.
-func Created() int64 { return created.Load() }
-
 // NewVM makes a VM with the globals of the package doc.
 func NewVM() (*VM, error) {
-	defer created.Add(1)
-	prg, err := ethersProgram()
-	if err != nil {
+	beginStep()
+	defer endStep()
+	if _, err := ethersProgram(); err != nil {
 		return nil, fmt.Errorf("actionjs: compiling ethers: %w", err)
 	}
 	vm := &VM{R: goja.New()}
@@ -183,34 +189,73 @@ func NewVM() (*VM, error) {
 	if err := crypto.Set("getRandomValues", getRandomValues(r)); err != nil {
 		return nil, err
 	}
-	for name, v := range map[string]any{
-		"console": console, "crypto": crypto, "atob": atob(r), "btoa": btoa(r),
-		"global": g, "window": g, "self": g,
-	} {
+	for name, v := range map[string]any{"console": console, "crypto": crypto, "atob": atob(r), "btoa": btoa(r), "global": g} {
 		if err := g.Set(name, v); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := r.RunProgram(prg); err != nil {
-		return nil, fmt.Errorf("actionjs: loading ethers: %w", err)
-	}
-	// The UMD bundle sets window.ethers; Deno's runtime has no window.
-	for _, name := range []string{"window", "self"} {
-		if err := g.Delete(name); err != nil {
-			return nil, fmt.Errorf("actionjs: deleting %s: %w", name, err)
+	vm.lazyGetter = r.ToValue(func(goja.FunctionCall) goja.Value {
+		v, err := vm.loadEthers()
+		if err != nil {
+			panic(r.NewGoError(err))
 		}
+		return v
+	})
+	vm.lazySetter = r.ToValue(func(call goja.FunctionCall) goja.Value {
+		_ = g.DefineDataProperty("ethers", call.Argument(0), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		return goja.Undefined()
+	})
+	if err := vm.lazyEthers(); err != nil {
+		return nil, err
 	}
 	vm.snapshot()
 	return vm, nil
 }
 
-// tracked lists the objects whose own properties Release checks.
-const tracked = `[globalThis, Object, Object.prototype, Array.prototype, Function.prototype, String.prototype,
-  Number.prototype, Promise, Promise.prototype, Uint8Array.prototype, JSON, Math, console, crypto,
-  ethers, ethers.utils, ethers.Wallet.prototype, ethers.utils.SigningKey.prototype, ethers.BigNumber.prototype]`
+// lazyEthers (re)defines the ethers global as an accessor that loads the
+// library on first read (a write replaces it with a plain value).
+func (vm *VM) lazyEthers() error {
+	return vm.R.GlobalObject().DefineAccessorProperty("ethers", vm.lazyGetter, vm.lazySetter, goja.FLAG_TRUE, goja.FLAG_FALSE)
+}
 
-func (vm *VM) trackedObjects() []*goja.Object {
-	v, err := vm.R.RunString(tracked)
+// loadEthers runs the compiled library in the VM (its UMD header sets
+// globalThis.ethers) and adds its objects to the snapshot.
+func (vm *VM) loadEthers() (goja.Value, error) {
+	prg, err := ethersProgram()
+	if err != nil {
+		return nil, err
+	}
+	beginStep()
+	defer endStep()
+	g := vm.R.GlobalObject()
+	if err := g.Delete("ethers"); err != nil {
+		return nil, err
+	}
+	if _, err := vm.R.RunProgram(prg); err != nil {
+		_ = vm.lazyEthers()
+		return nil, fmt.Errorf("actionjs: loading ethers: %w", err)
+	}
+	vm.ethersLoaded = true
+	v := g.Get("ethers")
+	if len(vm.baseline) > 0 {
+		vm.baseline[0].props["ethers"] = v
+	}
+	for _, o := range vm.trackedObjects(trackedEthers) {
+		vm.baseline = append(vm.baseline, objSnapshot{obj: o, props: ownProps(o, "")})
+	}
+	return v, nil
+}
+
+// tracked lists the objects whose own properties Release checks (the
+// global object first); trackedEthers is added once ethers is loaded.
+const (
+	tracked = `[globalThis, Object, Object.prototype, Array.prototype, Function.prototype, String.prototype,
+  Number.prototype, Promise, Promise.prototype, Uint8Array.prototype, JSON, Math, console, crypto]`
+	trackedEthers = `[ethers, ethers.utils, ethers.Wallet.prototype, ethers.utils.SigningKey.prototype, ethers.BigNumber.prototype]`
+)
+
+func (vm *VM) trackedObjects(expr string) []*goja.Object {
+	v, err := vm.R.RunString(expr)
 	if err != nil {
 		return nil
 	}
@@ -224,12 +269,24 @@ func (vm *VM) trackedObjects() []*goja.Object {
 	return out
 }
 
-func ownProps(o *goja.Object) map[string]goja.Value {
+// ownProps snapshots o's own properties but skip.
+func ownProps(o *goja.Object, skip string) map[string]goja.Value {
 	m := map[string]goja.Value{}
 	for _, k := range o.GetOwnPropertyNames() {
-		m[k] = safeGet(o, k)
+		if k != skip {
+			m[k] = safeGet(o, k)
+		}
 	}
 	return m
+}
+
+// lazySkip is the global property snapshot and reset leave alone while
+// ethers is the lazy accessor (reading it would load the library).
+func (vm *VM) lazySkip() string {
+	if vm.ethersLoaded {
+		return ""
+	}
+	return "ethers"
 }
 
 // safeGet is o[k], or nil when reading it throws (the poisoned accessors of
@@ -244,8 +301,12 @@ func safeGet(o *goja.Object, k string) (v goja.Value) {
 }
 
 func (vm *VM) snapshot() {
-	for _, o := range vm.trackedObjects() {
-		vm.baseline = append(vm.baseline, objSnapshot{obj: o, props: ownProps(o)})
+	for i, o := range vm.trackedObjects(tracked) {
+		skip := ""
+		if i == 0 {
+			skip = vm.lazySkip()
+		}
+		vm.baseline = append(vm.baseline, objSnapshot{obj: o, props: ownProps(o, skip)})
 	}
 }
 
@@ -258,14 +319,20 @@ func (vm *VM) reset() (ok bool) {
 		}
 	}()
 	vm.R.ClearInterrupt()
+	skip := vm.lazySkip()
 	for i, s := range vm.baseline {
-		now := s.obj.GetOwnPropertyNames()
-		for _, k := range now {
+		n := 0
+		for _, k := range s.obj.GetOwnPropertyNames() {
+			if i == 0 && k == skip {
+				continue
+			}
+			n++
 			base, had := s.props[k]
 			if !had {
 				if i != 0 || s.obj.Delete(k) != nil { // only globals may be undone
 					return false
 				}
+				n--
 				continue
 			}
 			if cur := safeGet(s.obj, k); cur != base && !(cur != nil && base != nil && cur.SameAs(base)) {
@@ -274,9 +341,13 @@ func (vm *VM) reset() (ok bool) {
 				}
 			}
 		}
-		if len(s.obj.GetOwnPropertyNames()) != len(s.props) {
+		if n != len(s.props) {
 			return false
 		}
+	}
+	if skip != "" {
+		// Undo a write or delete of the still-unloaded ethers.
+		return vm.lazyEthers() == nil
 	}
 	return true
 }

@@ -2,7 +2,9 @@ package actionjs
 
 import (
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The published ethers loads and signs like go-ethereum (docs/lit-v3.md §4.4
@@ -13,6 +15,9 @@ func TestEthersGlobalAndReuse(t *testing.T) {
 	vm, err := p.Acquire()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if vm.EthersLoaded() {
+		t.Fatal("ethers loaded before any action read it")
 	}
 	var logs []string
 	vm.SetConsole(func(level, line string) error { logs = append(logs, level+":"+line); return nil })
@@ -35,6 +40,9 @@ func TestEthersGlobalAndReuse(t *testing.T) {
 	}
 	if strings.Join(logs, "|") != `log:addr 0x2c7536E3605D9C16a7a3D7b1898e529396a65c23 {"a":1}` {
 		t.Fatalf("logs %q", logs)
+	}
+	if !vm.EthersLoaded() {
+		t.Fatal("ethers not marked loaded")
 	}
 	p.Release(vm)
 	vm2, err := p.Acquire()
@@ -61,27 +69,98 @@ func TestEthersGlobalAndReuse(t *testing.T) {
 	}
 }
 
+// The costs of a VM's life, with CPU time per op (independent of how loaded
+// the machine is): a bare VM, ethers loaded into it, and ethers' first
+// secp256k1 use (its tables are built per VM).
 func BenchmarkNewVM(b *testing.B) {
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := NewVM(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
-// BenchmarkFirstCurveUse is ethers' first secp256k1 use in a fresh VM (its
-// precomputed tables are built per VM), the cost Prewarm moves off the
-// first signing run.
+func BenchmarkLoadEthers(b *testing.B) {
+	benchStep(b, nil, `ethers.version`)
+}
+
 func BenchmarkFirstCurveUse(b *testing.B) {
+	benchStep(b, []string{`ethers.version`}, `new ethers.Wallet("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318").address`)
+}
+
+// benchStep times code in a fresh VM after the untimed setup scripts.
+func benchStep(b *testing.B, setup []string, code string) {
+	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		vm, err := NewVM()
 		if err != nil {
 			b.Fatal(err)
 		}
+		for _, s := range setup {
+			if _, err := vm.R.RunString(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu0 := cpuTime()
 		b.StartTimer()
-		if _, err := vm.R.RunString(`new ethers.Wallet("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318").address`); err != nil {
+		if _, err := vm.R.RunString(code); err != nil {
 			b.Fatal(err)
 		}
+		cpu += cpuTime() - cpu0
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Until an action reads it, ethers is not loaded; a run that writes or
+// deletes the unloaded global leaves the next run a working ethers.
+func TestLazyEthers(t *testing.T) {
+	for _, code := range []string{`ethers = 5`, `delete globalThis.ethers`, `Object.defineProperty(globalThis, "ethers", {value: 1, writable: true, configurable: true})`} {
+		p := NewPool(1)
+		vm, err := p.Acquire()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vm.R.RunString(code); err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		if vm.EthersLoaded() {
+			t.Fatalf("%s loaded ethers", code)
+		}
+		p.Release(vm)
+		vm2, _ := p.Acquire()
+		if vm2 != vm {
+			t.Fatalf("%s: the VM was not reused", code)
+		}
+		if v, err := vm2.R.RunString(`typeof ethers.utils.keccak256`); err != nil || v.String() != "function" {
+			t.Fatalf("after %s: %v %v", code, v, err)
+		}
+		p.Release(vm2)
+	}
+	// Loaded, then overwritten: restored.
+	p := NewPool(1)
+	vm, _ := p.Acquire()
+	if _, err := vm.R.RunString(`ethers.version`); err != nil {
+		t.Fatal(err)
+	}
+	p.Release(vm)
+	vm, _ = p.Acquire()
+	if _, err := vm.R.RunString(`ethers = 5`); err != nil {
+		t.Fatal(err)
+	}
+	p.Release(vm)
+	vm, _ = p.Acquire()
+	if v, _ := vm.R.RunString(`ethers.version`); v.String() != "ethers/5.7.2" {
+		t.Fatalf("ethers after an overwrite: %v", v)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // seconds per VM, once).
 func BenchmarkLitAction(b *testing.B) {
 	trivial := `async function main({n}) { return {n}; }`
-	for _, bc := range []struct{ name, code string }{{"trivial", trivial}, {"signMessage", v3fake.ExampleSignMessage}} {
+	for _, bc := range []struct{ name, code string }{{"trivial", trivial}, {"signMessage", v3fake.ExampleSignMessage}, {"signDigest", v3fake.ExampleSignDigest}} {
 		b.Run(bc.name, func(b *testing.B) {
 			if err := actionjs.Shared().Prewarm(runtime.GOMAXPROCS(0)); err != nil {
 				b.Fatal(err)
@@ -36,7 +36,7 @@ func BenchmarkLitAction(b *testing.B) {
 			g, _ := f.AddGroup(acct.APIKey, "g", []common.Address{w}, []string{id})
 			key, _ := f.AddUsageKey(acct.APIKey, "k", v3fake.Scopes{ExecuteInGroups: []uint64{g}})
 			c, _ := litv3.New(f.URL(), litv3.Options{})
-			params := map[string]any{"pkpId": w.Hex(), "message": "bench", "n": 1}
+			params := map[string]any{"pkpId": w.Hex(), "message": "bench", "n": 1, "digest": "0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"}
 			start, cpu0 := time.Now(), cpuTime()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
