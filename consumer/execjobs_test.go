@@ -43,10 +43,12 @@ func startExecDevnetWith(t testing.TB, cfg devnet.Config) *devnet.Network {
 	t.Helper()
 	cfg.Threshold, cfg.PKPs = 3, 3
 	if cfg.NodeTimeout == 0 {
-		cfg.NodeTimeout = 2 * time.Second
+		cfg.NodeTimeout = 30 * time.Second
 	}
 	if cfg.ActionTimeout == 0 {
-		cfg.ActionTimeout = 400 * time.Millisecond
+		// Ends an endless loop; the real actions here finish long before,
+		// even under the race detector on a loaded machine.
+		cfg.ActionTimeout = 2 * time.Second
 	}
 	if cfg.ActionMemoryLimit == 0 {
 		cfg.ActionMemoryLimit = 16 << 20

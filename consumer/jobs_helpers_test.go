@@ -23,6 +23,7 @@ import (
 	"github.com/litsignd/litsignd/internal/natstest"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // Compile-time checks: the production types satisfy the consumer-owned
@@ -40,21 +41,28 @@ type jobsEnvConfig struct {
 	maxDeliver int           // default 3
 	ackWait    time.Duration // default 5 s
 	heartbeat  time.Duration // default 1 s; negative disables
-	timeout    time.Duration // Jobs.Timeout; default 10 s
+	timeout    time.Duration // Jobs.Timeout; default 60 s
 	workers    int           // default 8
-	litTimeout time.Duration // Lit request and handshake timeout; default 2 s
+	litTimeout time.Duration // Lit request and handshake timeout; default 15 s (tests of hung nodes set a short one)
 	pkps       int           // devnet PKPs; default 5
 	// logs, when set, receives every log line of Jobs at debug level.
 	logs *lockedBuffer
 	// sealedReader makes Jobs read delegations through a second store
 	// whose keyring cannot open what the env's writer store seals.
 	sealedReader bool
+	// configure, when set, adjusts Jobs before the loops start.
+	configure func(*Jobs)
 	// wrap, when set, wraps the job handler (to interfere with deliveries).
 	wrap func(Handler) Handler
 	// net and lit, when set, are used instead of a new devnet and client
 	// (benchmarks share one).
 	net *devnet.Network
 	lit *litnode.Client
+	// defaultPolicy is Jobs.DefaultPolicy; nil means policy.Permissive()
+	// (tests of actions without a policy), unless securePolicy (then nil:
+	// policy.Default()).
+	defaultPolicy *policy.Policy
+	securePolicy  bool
 }
 
 // jobsEnv is a running job consumer: an in-process JetStream server, the
@@ -94,7 +102,7 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		cfg.heartbeat = time.Second
 	}
 	if cfg.timeout == 0 {
-		cfg.timeout = 10 * time.Second
+		cfg.timeout = 60 * time.Second
 	}
 	if cfg.workers == 0 {
 		cfg.workers = 8
@@ -103,14 +111,16 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		cfg.pkps = 5
 	}
 	if cfg.litTimeout == 0 {
-		cfg.litTimeout = 2 * time.Second
+		// Far above a request's need on a quiet machine: the race detector
+		// on a loaded 2-core machine makes node work many times slower.
+		cfg.litTimeout = 15 * time.Second
 	}
 	_, url := natstest.RunJetStream(t)
 	nc, js := natstest.Connect(t, url)
 	e := &jobsEnv{t: t, nc: nc, js: js, topo: DefaultTopology(), net: cfg.net, lit: cfg.lit, reg: prometheus.NewRegistry()}
 	e.metrics = NewMetrics(e.reg)
 	if e.net == nil {
-		n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: cfg.pkps, NodeTimeout: 2 * time.Second})
+		n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: cfg.pkps, NodeTimeout: 30 * time.Second})
 		if err != nil {
 			t.Fatalf("devnet.Start: %v", err)
 		}
@@ -153,22 +163,33 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 	if cfg.logs != nil {
 		logger = slog.New(slog.NewJSONHandler(cfg.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if cfg.defaultPolicy == nil && !cfg.securePolicy {
+		cfg.defaultPolicy = policy.Permissive()
+	}
+	if err := e.topo.EnsureAudit(ctx, js, 0); err != nil {
+		t.Fatal(err)
+	}
 	e.jobs = &Jobs{
-		Delegations:  e.store,
-		Signer:       e.lit,
-		Results:      &NATSResults{Conn: nc, JS: js, Topology: e.topo},
-		Events:       &EventPublisher{JS: js, Topology: e.topo},
-		Topology:     e.topo,
-		Producers:    Producers{Known: map[string]Producer{"captured": {InboxPrefix: "app.captured."}, "alpha": {}, "beta": {}}},
-		Ledger:       e.ledger,
-		Stream:       e.stream,
-		MaxDeliver:   cfg.maxDeliver,
-		Heartbeat:    cfg.heartbeat,
-		Timeout:      cfg.timeout,
-		ExpiryMargin: 30 * time.Second,
-		Backoff:      func(n uint64) time.Duration { return time.Duration(n) * 50 * time.Millisecond },
-		Logger:       logger,
-		Metrics:      e.metrics,
+		DefaultPolicy: cfg.defaultPolicy,
+		Audit:         &NATSAudit{JS: js, Topology: e.topo},
+		Delegations:   e.store,
+		Signer:        e.lit,
+		Results:       &NATSResults{Conn: nc, JS: js, Topology: e.topo},
+		Events:        &EventPublisher{JS: js, Topology: e.topo},
+		Topology:      e.topo,
+		Producers:     Producers{Known: map[string]Producer{"captured": {InboxPrefix: "app.captured."}, "alpha": {}, "beta": {}}},
+		Ledger:        e.ledger,
+		Stream:        e.stream,
+		MaxDeliver:    cfg.maxDeliver,
+		Heartbeat:     cfg.heartbeat,
+		Timeout:       cfg.timeout,
+		ExpiryMargin:  30 * time.Second,
+		Backoff:       func(n uint64) time.Duration { return time.Duration(n) * 50 * time.Millisecond },
+		Logger:        logger,
+		Metrics:       e.metrics,
+	}
+	if cfg.configure != nil {
+		cfg.configure(e.jobs)
 	}
 	handle := Handler(e.jobs.Handle)
 	if cfg.wrap != nil {

@@ -18,18 +18,20 @@ import (
 	"github.com/litsignd/litsignd/litnode/devnet"
 )
 
-// startActionDevnet runs a devnet for Lit Action tests: short action
-// timeout, a small memory limit and an actions directory.
+// startActionDevnet runs a devnet for Lit Action tests: a 2 s action
+// timeout (an endless loop ends; real actions here finish long before, even
+// under the race detector on a loaded machine), a small memory limit and
+// an actions directory.
 func startActionDevnet(t testing.TB, nodes int, actionsDir string) *devnet.Network {
 	t.Helper()
-	return startActionDevnetWith(t, devnet.Config{Nodes: nodes, ActionsDir: actionsDir, ActionTimeout: 400 * time.Millisecond})
+	return startActionDevnetWith(t, devnet.Config{Nodes: nodes, ActionsDir: actionsDir, ActionTimeout: 2 * time.Second})
 }
 
 func startActionDevnetWith(t testing.TB, cfg devnet.Config) *devnet.Network {
 	t.Helper()
 	cfg.Threshold, cfg.PKPs, cfg.ActionMemoryLimit = 3, 2, 16<<20
 	if cfg.NodeTimeout == 0 {
-		cfg.NodeTimeout = 3 * time.Second
+		cfg.NodeTimeout = 30 * time.Second
 	}
 	n, err := devnet.Start(cfg)
 	if err != nil {
@@ -49,7 +51,7 @@ const signAction = `(async () => {
 
 func execute(t testing.TB, c *litnode.Client, req litnode.ExecuteJSRequest) (litnode.ExecuteJSResult, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a hang guard
 	defer cancel()
 	return c.ExecuteJS(ctx, req)
 }
@@ -281,9 +283,9 @@ func TestExecuteJSActionFailures(t *testing.T) {
 // A memory hog is NodeJsMemoryLimitError (a long action timeout, so that a
 // slow machine or the race detector does not make it a timeout).
 func TestExecuteJSMemoryLimit(t *testing.T) {
-	n := startActionDevnetWith(t, devnet.Config{Nodes: 4, NodeTimeout: 20 * time.Second, ActionTimeout: 15 * time.Second})
+	n := startActionDevnetWith(t, devnet.Config{Nodes: 4, NodeTimeout: 2 * time.Minute, ActionTimeout: 90 * time.Second})
 	c := newClient(t, n)
-	c.RequestTimeout = 20 * time.Second
+	c.RequestTimeout = 2 * time.Minute
 	p := n.PKPs()[0]
 	key, a := delegate(t, c, p, "lit-action-execution:*")
 	code := `console.log("hog"); const a = []; for (;;) { a.push(new Array(1 << 16).fill(1)); }`
