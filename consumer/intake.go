@@ -45,9 +45,12 @@ type Intake struct {
 	// (JetStream secure delete); it is called for every plain envelope once
 	// handled, so its payload does not linger in the store's files.
 	SecureDelete func(ctx context.Context, seq uint64) error
-	Now          func() time.Time
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	// V3 takes Lit v3 hand-offs and revocations; nil rejects them
+	// (intake_v3.go).
+	V3      *V3Intake
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// MaxDeliver is the stream consumer's MaxDeliver: the last delivery of a
 	// message that keeps failing transiently is terminated, not lost
 	// silently (it is logged and counted).
@@ -116,9 +119,14 @@ func (in *Intake) Handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	plain := false
 	var err error
-	if kind == "revocation" {
+	switch {
+	case isV3Message(msg.Data()) && kind == "revocation": // intake_v3.go
+		err = in.revokeV3(ctx, msg.Data())
+	case isV3Message(msg.Data()):
+		err = in.intakeV3(ctx, msg.Data())
+	case kind == "revocation":
 		err = in.revoke(ctx, msg.Data())
-	} else {
+	default:
 		plain, err = in.intake(ctx, msg.Data())
 	}
 	in.Metrics.observeIntake(kind, err, time.Since(start))

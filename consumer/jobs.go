@@ -85,6 +85,9 @@ type Jobs struct {
 	Executor Executor
 	// Results publishes results. Required.
 	Results ResultPublisher
+	// V3 runs the jobs of PKPs with a Lit v3 credential; nil serves
+	// Naga only (backend.go, backend_v3.go).
+	V3 *V3Backend
 	// Events publishes "needed" events when a job fails for lack of a
 	// valid delegation; nil publishes none.
 	Events Events
@@ -312,12 +315,16 @@ func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	}
 	var out jobOutput
+	var b Backend
+	if err == nil {
+		b, err = j.backendFor(ctx, job) // backend.go
+	}
 	if err == nil {
 		switch job.Kind {
 		case KindExecuteJS:
-			out.action, err = j.execute(ctx, msg, job, log, &f)
+			out.action, err = b.Execute(ctx, msg, job, log, &f)
 		default:
-			out.sig, err = j.sign(ctx, msg, job, log)
+			out.sig, err = b.Sign(ctx, msg, job, log)
 		}
 	}
 	f.finish(ctx, out, err)

@@ -50,6 +50,8 @@ type jobsEnvConfig struct {
 	// sealedReader makes Jobs read delegations through a second store
 	// whose keyring cannot open what the env's writer store seals.
 	sealedReader bool
+	// configure, when set, adjusts Jobs before the loops start.
+	configure func(*Jobs)
 	// wrap, when set, wraps the job handler (to interfere with deliveries).
 	wrap func(Handler) Handler
 	// net and lit, when set, are used instead of a new devnet and client
@@ -185,6 +187,9 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 		Backoff:       func(n uint64) time.Duration { return time.Duration(n) * 50 * time.Millisecond },
 		Logger:        logger,
 		Metrics:       e.metrics,
+	}
+	if cfg.configure != nil {
+		cfg.configure(e.jobs)
 	}
 	handle := Handler(e.jobs.Handle)
 	if cfg.wrap != nil {

@@ -687,6 +687,9 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 				})
 				return out, nil
 			}
+			if IsV3Key(e.Key()) {
+				continue // v3 credentials are listed by V3Store
+			}
 			rec, err := decodeRecord(e.Value())
 			if err != nil {
 				s.log.Warn("list delegations: skipping a record that does not decode", "key", e.Key(), "revision", e.Revision(), "err", err)
@@ -963,6 +966,9 @@ func (s *Store) watch(ctx context.Context) (loaded bool, err error) {
 // apply applies one watch entry to the snapshot being loaded, or, once
 // loaded (snapshot nil), to the cache.
 func (s *Store) apply(kve jetstream.KeyValueEntry, snapshot map[litnode.PKPPublicKey]*entry) {
+	if IsV3Key(kve.Key()) {
+		return // a v3 credential: V3Store reads those (v3store.go)
+	}
 	pkp, err := litnode.ParsePKPPublicKey(kve.Key())
 	if err != nil || !isNormalPKPHex(kve.Key()) {
 		s.log.Warn("ignoring a key that is not a normalised PKP public key", "key", kve.Key(), "revision", kve.Revision())

@@ -22,7 +22,6 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/internal/cli"
-	"github.com/litsignd/litsignd/litnode"
 )
 
 // jobResult is the part of a litsignd result litsign reads.
@@ -74,7 +73,7 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
-	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+	if err := checkJobPKP(*pkpHex); err != nil { // v3.go
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
 	if err := route.validate(); err != nil {
@@ -200,7 +199,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
-	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+	if err := checkJobPKP(*pkpHex); err != nil { // v3.go
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
 	if err := route.validate(); err != nil {

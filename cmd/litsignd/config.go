@@ -62,6 +62,8 @@ type config struct {
 	producers        string
 	allowDefault     bool
 
+	v3 v3Config // v3.go
+
 	devInfo     string
 	devnetNodes int
 	devnetSeed  string
@@ -136,6 +138,7 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 
 	// Defaults that only dev mode reads; flags that only dev mode declares.
 	cfg.devnetNodes, cfg.devnetSeed, cfg.devnetPKPs = 4, "litsignd-devnet", 3
+	registerV3Flags(fs, &cfg.v3, dev) // v3.go
 	if dev {
 		fs.StringVar(&cfg.devInfo, "dev-info", "", "where to write the description JSON (default <data-dir>/dev-info.json)")
 		fs.IntVar(&cfg.devnetNodes, "devnet-nodes", cfg.devnetNodes, "number of local Lit nodes")
@@ -276,6 +279,9 @@ func (c *config) validate() error {
 	}
 	if c.natsNoAuth && c.natsConfig != "" {
 		return errors.New("--nats-no-auth and --nats-config exclude each other")
+	}
+	if err := c.v3.validate(); err != nil {
+		return err
 	}
 	if _, err := consumer.ParseProducers(c.producers); err != nil {
 		return fmt.Errorf("--producers: %w", err)

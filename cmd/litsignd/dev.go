@@ -16,17 +16,22 @@ type devInfo struct {
 	NATSURL          string `json:"natsUrl"`
 	MetricsURL       string `json:"metricsUrl"`
 	SealingPublicKey string `json:"sealingPublicKey"`
+	// LitV3 is the v3 fake's dev account (v3.go); absent with --dev-v3=false.
+	LitV3 *devV3Info `json:"litV3,omitempty"`
 	devnet.Description
 }
 
 // writeDevInfo writes the description file (atomically, once everything is
 // ready) and prints the quickstart.
-func writeDevInfo(cfg *config, dn *devnet.Network, natsURL, sealingKey, metricsAddr string, stdout io.Writer) error {
+func writeDevInfo(cfg *config, dn *devnet.Network, v3 *v3Parts, natsURL, sealingKey, metricsAddr string, stdout io.Writer) error {
 	path := cfg.devInfo
 	if path == "" {
 		path = filepath.Join(cfg.dataDir, "dev-info.json")
 	}
 	info := devInfo{NATSURL: natsURL, MetricsURL: "http://" + metricsAddr + "/metrics", SealingPublicKey: sealingKey, Description: dn.Description()}
+	if v3 != nil {
+		info.LitV3 = v3.dev
+	}
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err

@@ -158,6 +158,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("open delegation store: %w", err)
 	}
 
+	v3, err := setupV3(cfg, store, reg, logger) // v3.go
+	if err != nil {
+		return err
+	}
+	if v3 != nil {
+		defer v3.close()
+	}
+
 	delStream, err := js.Stream(ctx, topo.DelegationsStream)
 	if err != nil {
 		return err
@@ -188,6 +196,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return s.NetworkPublicKey, nil
 		},
 		SecureDelete: func(ctx context.Context, seq uint64) error { return delStream.SecureDeleteMsg(ctx, seq) },
+	}
+	if v3 != nil {
+		intake.V3 = v3.intake
 	}
 
 	// Sign jobs.
@@ -222,6 +233,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			logger.Error("audit record not written", "job", rec.JobID, "producer", rec.Producer, "err", err)
 			consumerMetrics.AuditFailed()
 		}},
+	}
+	if v3 != nil {
+		jobs.V3 = v3.backend
 	}
 
 	// Everything is in place: publish the sealing public key where clients
@@ -274,6 +288,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	g.Go(func() error { return v3.runPoller(gctx) })
 	if cfg.pprofListen != "" {
 		pln, err := net.Listen("tcp", cfg.pprofListen)
 		if err != nil {
@@ -317,7 +332,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := lit.Connect(gctx); err != nil {
 			return fmt.Errorf("dev: connect to the local Lit network: %w", err)
 		}
-		if err := writeDevInfo(cfg, dn, natsURL, sealing.PublicKeyHex(), ln.Addr().String(), stdout); err != nil {
+		if err := writeDevInfo(cfg, dn, v3, natsURL, sealing.PublicKeyHex(), ln.Addr().String(), stdout); err != nil {
 			return err
 		}
 	}
