@@ -22,7 +22,10 @@ const (
 // DelegationEvent is the body of a delegation event. It never carries a
 // secret.
 type DelegationEvent struct {
-	Type             string     `json:"type"`
+	Type string `json:"type"`
+	// Backend is "lit-v3" for a v3 credential (PKPPublicKey is then the
+	// wallet address); empty for Naga.
+	Backend          string     `json:"backend,omitempty"`
 	PKPPublicKey     string     `json:"pkpPublicKey,omitempty"`
 	SessionPublicKey string     `json:"sessionPublicKey,omitempty"`
 	Reason           string     `json:"reason,omitempty"`

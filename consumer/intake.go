@@ -15,6 +15,7 @@ import (
 
 	"github.com/litsignd/litsignd/delegationstore"
 	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // DelegationStore is the part of *delegationstore.Store the intake uses.
@@ -44,13 +45,21 @@ type Intake struct {
 	// (JetStream secure delete); it is called for every plain envelope once
 	// handled, so its payload does not linger in the store's files.
 	SecureDelete func(ctx context.Context, seq uint64) error
-	Now          func() time.Time
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	// V3 takes Lit v3 hand-offs and revocations; nil rejects them
+	// (intake_v3.go).
+	V3      *V3Intake
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// MaxDeliver is the stream consumer's MaxDeliver: the last delivery of a
 	// message that keeps failing transiently is terminated, not lost
 	// silently (it is logged and counted).
 	MaxDeliver int
+	// AcceptPlain accepts plain hand-offs (the session secret in the
+	// clear on the stream). Off, they are rejected plain_not_accepted and
+	// erased. With R>1 a plain hand-off's secret also stays in every
+	// server's raft log until it is compacted; see README "Security model".
+	AcceptPlain bool
 }
 
 // Rejection reasons of intake (stable: event reason and metric label).
@@ -110,9 +119,14 @@ func (in *Intake) Handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	plain := false
 	var err error
-	if kind == "revocation" {
+	switch {
+	case isV3Message(msg.Data()) && kind == "revocation": // intake_v3.go
+		err = in.revokeV3(ctx, msg.Data())
+	case isV3Message(msg.Data()):
+		err = in.intakeV3(ctx, msg.Data())
+	case kind == "revocation":
 		err = in.revoke(ctx, msg.Data())
-	} else {
+	default:
 		plain, err = in.intake(ctx, msg.Data())
 	}
 	in.Metrics.observeIntake(kind, err, time.Since(start))
@@ -162,10 +176,19 @@ func (in *Intake) intake(ctx context.Context, data []byte) (plain bool, err erro
 		h, err = in.openSealed(sealed)
 	} else {
 		plain = true
+		if !in.AcceptPlain {
+			return plain, in.reject(ctx, &rejection{reason: ReasonPlainNotAccepted, pkp: pkpOf(data),
+				err: errors.New("this litsignd accepts only sealed hand-offs (sealedPayload); the plain one was erased")})
+		}
 		h, err = litnode.DecodeEnvelope(data)
 	}
 	if err != nil {
 		return plain, in.reject(ctx, asRejection(err, pkpOf(data)))
+	}
+	// Cheap checks before the BLS pairing: the policy's shape, and
+	// whether the pair was revoked.
+	if err := in.precheck(ctx, h); err != nil {
+		return plain, err
 	}
 	key, err := in.NetworkKey(ctx)
 	if err != nil {
@@ -181,6 +204,10 @@ func (in *Intake) intake(ctx context.Context, data []byte) (plain bool, err erro
 	switch {
 	case errors.Is(err, delegationstore.ErrStale):
 		return plain, in.reject(ctx, &rejection{reason: ReasonSuperseded, pkp: h.PKP.Hex(), err: err})
+	case errors.Is(err, delegationstore.ErrRevoked):
+		return plain, in.reject(ctx, &rejection{reason: ReasonRevoked, pkp: h.PKP.Hex(), err: err})
+	case errors.Is(err, policy.ErrInvalid):
+		return plain, in.reject(ctx, &rejection{reason: ReasonInvalidPolicy, pkp: h.PKP.Hex(), err: err})
 	case errors.Is(err, delegationstore.ErrExpired):
 		return plain, in.reject(ctx, &rejection{reason: ReasonExpired, pkp: h.PKP.Hex(), err: err})
 	case err != nil:
@@ -226,12 +253,19 @@ func (in *Intake) revoke(ctx context.Context, data []byte) error {
 	if err != nil {
 		return in.reject(ctx, &rejection{reason: ReasonInvalidRevocation, pkp: pkpOf(data), err: err})
 	}
-	// A revocation older than the stored delegation (a replay, or one that
-	// crossed a fresh hand-off) does not delete it.
-	if cur, err := in.Store.Get(ctx, pkp); err == nil && cur.SessionKey.PublicKey() == session && at.Before(cur.IssuedAt) {
-		return in.reject(ctx, &rejection{reason: ReasonInvalidRevocation, pkp: pkp.Hex(), err: errors.New("revocation is older than the stored delegation")})
+	// A revocation signed before the stored delegation to its session key
+	// was issued (one that crossed a fresh hand-off) does not delete it;
+	// the store decides on the revision it deletes. The pair is remembered
+	// as revoked, so its hand-off is refused from now on.
+	var deleted bool
+	if sr, ok := in.Store.(signedRevoker); ok {
+		deleted, err = sr.RevokeSigned(ctx, pkp, session, at)
+	} else {
+		deleted, err = in.Store.Revoke(ctx, pkp, &session)
 	}
-	deleted, err := in.Store.Revoke(ctx, pkp, &session)
+	if errors.Is(err, delegationstore.ErrRevocationOlder) {
+		return in.reject(ctx, &rejection{reason: ReasonInvalidRevocation, pkp: pkp.Hex(), err: err})
+	}
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
@@ -304,4 +338,37 @@ func pkpOf(data []byte) string {
 		return ""
 	}
 	return k.Hex()
+}
+
+// signedRevoker and revocationChecker are the parts of
+// *delegationstore.Store that make revocations sticky (optional, so that
+// simpler stores still work).
+type signedRevoker interface {
+	RevokeSigned(ctx context.Context, pkp litnode.PKPPublicKey, session litnode.SessionPublicKey, signedAt time.Time) (bool, error)
+}
+
+type revocationChecker interface {
+	IsRevoked(ctx context.Context, pkp litnode.PKPPublicKey, session litnode.SessionPublicKey) (bool, error)
+}
+
+// precheck runs the checks that cost no pairing: the policy parses, and
+// the (PKP, session key) pair was not revoked. The store checks both again
+// when it writes.
+func (in *Intake) precheck(ctx context.Context, h *litnode.HandOff) error {
+	if _, err := policy.Parse(h.Policy); err != nil {
+		return in.reject(ctx, &rejection{reason: ReasonInvalidPolicy, pkp: h.PKP.Hex(), err: err})
+	}
+	rc, ok := in.Store.(revocationChecker)
+	if !ok {
+		return nil
+	}
+	revoked, err := rc.IsRevoked(ctx, h.PKP, h.SessionKey.PublicKey())
+	if err != nil {
+		return err // transient: redelivered
+	}
+	if revoked {
+		return in.reject(ctx, &rejection{reason: ReasonRevoked, pkp: h.PKP.Hex(),
+			err: fmt.Errorf("%w: session key %s", delegationstore.ErrRevoked, h.SessionKey.PublicKey().Hex())})
+	}
+	return nil
 }

@@ -43,7 +43,7 @@ func BenchmarkIntake(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := &consumer.Intake{Store: store, Events: &consumer.EventPublisher{JS: js, Topology: topo}, Topology: topo, MaxDeliver: 5,
+	in := &consumer.Intake{Store: store, Events: &consumer.EventPublisher{JS: js, Topology: topo}, Topology: topo, MaxDeliver: 5, AcceptPlain: true,
 		NetworkKey:   func(context.Context) (litnode.BLSPublicKey, error) { return network.PublicKey(), nil },
 		SecureDelete: func(ctx context.Context, seq uint64) error { return stream.SecureDeleteMsg(ctx, seq) }}
 	var wg sync.WaitGroup

@@ -33,7 +33,8 @@ import (
 //	go test -run XXX -bench IntakeDaemon -benchtime 3000x ./consumer/
 //
 // It is skipped without LITSIGND_BENCH_NATS_URL (BenchmarkIntake is the
-// in-process variant).
+// in-process variant). The hand-offs are plain: run the daemon with
+// --accept-plain-handoffs.
 func BenchmarkIntakeDaemon(b *testing.B) {
 	url, seed := os.Getenv("LITSIGND_BENCH_NATS_URL"), os.Getenv("LITSIGND_BENCH_DEVNET_SEED")
 	if url == "" || seed == "" {

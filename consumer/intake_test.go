@@ -48,6 +48,12 @@ type intakeEnv struct {
 
 func newIntakeEnv(t *testing.T, lead time.Duration) *intakeEnv {
 	t.Helper()
+	return newIntakeEnvPlain(t, lead, true)
+}
+
+// newIntakeEnvPlain is newIntakeEnv with Intake.AcceptPlain set to accept.
+func newIntakeEnvPlain(t *testing.T, lead time.Duration, accept bool) *intakeEnv {
+	t.Helper()
 	ns, url := natstest.RunJetStream(t)
 	nc, js := natstest.Connect(t, url)
 	n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: 2})
@@ -100,7 +106,7 @@ func newIntakeEnv(t *testing.T, lead time.Duration) *intakeEnv {
 		t.Fatal(err)
 	}
 	in := &consumer.Intake{
-		Store: store, Events: events, Topology: topo, Sealing: sealing, MaxDeliver: 5,
+		Store: store, Events: events, Topology: topo, Sealing: sealing, MaxDeliver: 5, AcceptPlain: accept,
 		NetworkKey: func(ctx context.Context) (litnode.BLSPublicKey, error) {
 			if err := lit.Connect(ctx); err != nil {
 				return litnode.BLSPublicKey{}, err
@@ -411,7 +417,6 @@ func TestIntakeBadInputs(t *testing.T) {
 		})},
 		{"wrong derivedVia", consumer.ReasonWrongKind, resign(func(a *litnode.AuthSig) { a.DerivedVia = "web3.eth.personal.sign"; a.Algo = "" })},
 		{"expired delegation", consumer.ReasonExpired, expiredDelegation.Encode()},
-		{"oversize message", consumer.ReasonTooLarge, append(env[:len(env)-1], []byte(`,"pad":"`+strings.Repeat("x", consumer.MaxEnvelopeBytes)+`"}`)...)},
 		{"unsealable payload", consumer.ReasonUnsealable, sealedGarbage},
 		{"sealed to another key", consumer.ReasonUnsealable, sealedWrong},
 	}

@@ -119,6 +119,10 @@ type Job struct {
 	// decode error whatever pkpPublicKey said.
 	PKP    litnode.PKPPublicKey
 	PKPHex string
+	// PKPAddress is the PKP's wallet address, lowercase 0x hex: given
+	// (pkpPublicKey may name a Lit v3 PKP by its address, in which case
+	// PKP is zero) or derived from PKP.
+	PKPAddress string
 	// Message is the bytes to sign (toSign as UTF-8, or toSignHex decoded).
 	Message []byte
 	// Chain says how Message becomes the signed digest.
@@ -302,11 +306,15 @@ func decodeIdentity(job *Job, id, pkpText *string) error {
 	if pkpText == nil || *pkpText == "" {
 		return badJob("missing pkpPublicKey")
 	}
+	if addr, ok := parsePKPAddress(*pkpText); ok { // backend.go
+		job.PKPHex, job.PKPAddress = addr, addr
+		return nil
+	}
 	pkp, err := litnode.ParsePKPPublicKey(*pkpText)
 	if err != nil {
-		return badJob("pkpPublicKey: %v", err)
+		return badJob("pkpPublicKey: %v (or a wallet address, 0x + 40 hex)", err)
 	}
-	job.PKP, job.PKPHex = pkp, pkp.Hex()
+	job.PKP, job.PKPHex, job.PKPAddress = pkp, pkp.Hex(), strings.ToLower(pkp.Address().Hex())
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/litsignd/litsignd/delegationstore"
 	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // DelegationSource is the part of *delegationstore.Store the job consumer
@@ -84,6 +85,9 @@ type Jobs struct {
 	Executor Executor
 	// Results publishes results. Required.
 	Results ResultPublisher
+	// V3 runs the jobs of PKPs with a Lit v3 credential; nil serves
+	// Naga only (backend.go, backend_v3.go).
+	V3 *V3Backend
 	// Events publishes "needed" events when a job fails for lack of a
 	// valid delegation; nil publishes none.
 	Events Events
@@ -123,6 +127,14 @@ type Jobs struct {
 	Metrics *Metrics
 	// Now is the clock of the pre-checks and results; nil means time.Now.
 	Now func() time.Time
+	// DefaultPolicy governs PKPs whose hand-off carried no policy; nil
+	// means policy.Default() (pkp-sign only). See policy.go.
+	DefaultPolicy *policy.Policy
+	// Audit records every job that reached the nodes; nil records none.
+	Audit Auditor
+	// NeededWindow: one "needed" event per PKP and reason within it;
+	// default DefaultNeededWindow.
+	NeededWindow time.Duration
 
 	// beforeRecord, when set (tests only), runs after a delivery has its
 	// outcome and before it records the result: the window in which a
@@ -303,12 +315,16 @@ func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	}
 	var out jobOutput
+	var b Backend
+	if err == nil {
+		b, err = j.backendFor(ctx, job) // backend.go
+	}
 	if err == nil {
 		switch job.Kind {
 		case KindExecuteJS:
-			out.action, err = j.execute(ctx, msg, job, log, &f)
+			out.action, err = b.Execute(ctx, msg, job, log, &f)
 		default:
-			out.sig, err = j.sign(ctx, msg, job, log)
+			out.sig, err = b.Sign(ctx, msg, job, log)
 		}
 	}
 	f.finish(ctx, out, err)
@@ -390,7 +406,7 @@ func (j *Jobs) litCall(ctx context.Context, msg jetstream.Msg, d *delegationstor
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	auth := litnode.SessionAuth{Key: d.SessionKey, Delegation: d.AuthSig, Expiration: d.Expiration, TTL: ttl}
+	auth := litnode.SessionAuth{Key: d.SessionKey, Delegation: d.AuthSig, Expiration: d.Expiration, TTL: ttl, Valid: j.stillCurrent(d)}
 	return sctx, auth, func() { cancel(); stop() }
 }
 
@@ -401,6 +417,9 @@ func (j *Jobs) sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.L
 	if err != nil {
 		return none, err
 	}
+	if err := j.checkPolicy(job, d); err != nil {
+		return none, err
+	}
 	// Pre-check: no network call for a job that cannot succeed.
 	if !parsed.Grants(job.PKP.ResourceKey(), litnode.AbilityPKPSigning) {
 		return none, fmt.Errorf("%w: %s: the delegation's ReCap grants no Threshold/Signing on %s or lit-pkp://*",
@@ -408,7 +427,9 @@ func (j *Jobs) sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.L
 	}
 	sctx, auth, done := j.litCall(ctx, msg, d, log)
 	defer done()
-	return j.Signer.PKPSign(sctx, litnode.PKPSignRequest{PKP: job.PKP, Message: job.Message, Chain: job.Chain, Auth: auth})
+	sig, err := j.Signer.PKPSign(sctx, litnode.PKPSignRequest{PKP: job.PKP, Message: job.Message, Chain: job.Chain, Auth: auth})
+	j.audit(ctx, msg, job, err, log)
+	return sig, err
 }
 
 // executor returns the Executor of execute-js jobs, or nil.
@@ -439,6 +460,9 @@ func (j *Jobs) execute(ctx context.Context, msg jetstream.Msg, job Job, log *slo
 	// Pre-check: the node checks the session signature's resource against
 	// the action's CID (docs/naga-wire.md §8.1 authSig, docs/naga-auth.md §6 step 6c), so a
 	// delegation that does not grant it would fail on every node.
+	if err := j.checkPolicy(job, d); err != nil {
+		return none, err
+	}
 	resource := "lit-litaction://" + job.CID
 	if !parsed.Grants(resource, litnode.AbilityLitActionExecution) {
 		return none, fmt.Errorf("%w: %s: the delegation's ReCap grants no Threshold/Execution on %s or lit-litaction://*",
@@ -450,7 +474,15 @@ func (j *Jobs) execute(ctx context.Context, msg jetstream.Msg, job Job, log *slo
 	res, err := x.ExecuteJS(sctx, litnode.ExecuteJSRequest{Code: job.Code, IPFSID: job.IPFSID, JSParams: job.JSParams, Auth: auth})
 	if err == nil {
 		f.mayHaveRun = true
+		err = j.checkActionSignatures(job, d, res)
+		j.audit(ctx, msg, job, err, log)
+		if err != nil {
+			return none, err
+		}
 		return res, nil
+	}
+	if litnode.ActionMayHaveRun(err) {
+		j.audit(ctx, msg, job, err, log)
 	}
 	f.mayHaveRun = litnode.ActionMayHaveRun(err)
 	if _, _, act := jobDisposition(err, false); act == actNak && f.mayHaveRun && job.Delivery == DeliveryAtMostOnce {
@@ -742,11 +774,11 @@ func (j *Jobs) publishNeeded(ctx context.Context, job Job, code string, cause er
 	if j.Events == nil || job.PKPHex == "" {
 		return
 	}
-	ev := DelegationEvent{Type: EventNeeded, PKPPublicKey: job.PKPHex, Reason: code, Message: errorMessage(cause), JobID: job.ID, At: j.now().UTC()}
-	msgID := ""
-	if job.ID != "" {
-		msgID = "needed-" + job.ID
+	msgID, first := j.guards().needed.admit(job.PKPHex, code, j.neededWindow(), j.now())
+	if !first {
+		return
 	}
+	ev := DelegationEvent{Type: EventNeeded, PKPPublicKey: job.PKPHex, Reason: code, Message: errorMessage(cause), JobID: job.ID, At: j.now().UTC()}
 	if err := j.Events.Publish(ctx, ev, msgID); err != nil {
 		log.Warn("publish delegation needed event", "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/litsignd/litsignd/delegationstore"
 	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // Job failures decided in this package (the others are delegationstore's
@@ -61,6 +62,8 @@ func jobDisposition(err error, lastDelivery bool) (code string, retryable bool, 
 		return CodeDelegationNotFound, false, actTerm
 	case errors.Is(err, delegationstore.ErrExpired), errors.Is(err, litnode.ErrExpired):
 		return CodeDelegationExpired, false, actTerm
+	case errors.Is(err, policy.ErrDenied):
+		return CodePolicyDenied, false, actTerm
 	case errors.Is(err, errScopeDenied), errors.Is(err, litnode.ErrScope):
 		return CodeScopeDenied, false, actTerm
 	case errors.Is(err, litnode.ErrPaymentFailed):

@@ -23,6 +23,7 @@ import (
 	"github.com/litsignd/litsignd/internal/natstest"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // Compile-time checks: the production types satisfy the consumer-owned
@@ -49,12 +50,19 @@ type jobsEnvConfig struct {
 	// sealedReader makes Jobs read delegations through a second store
 	// whose keyring cannot open what the env's writer store seals.
 	sealedReader bool
+	// configure, when set, adjusts Jobs before the loops start.
+	configure func(*Jobs)
 	// wrap, when set, wraps the job handler (to interfere with deliveries).
 	wrap func(Handler) Handler
 	// net and lit, when set, are used instead of a new devnet and client
 	// (benchmarks share one).
 	net *devnet.Network
 	lit *litnode.Client
+	// defaultPolicy is Jobs.DefaultPolicy; nil means policy.Permissive()
+	// (tests of actions without a policy), unless securePolicy (then nil:
+	// policy.Default()).
+	defaultPolicy *policy.Policy
+	securePolicy  bool
 }
 
 // jobsEnv is a running job consumer: an in-process JetStream server, the
@@ -155,22 +163,33 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 	if cfg.logs != nil {
 		logger = slog.New(slog.NewJSONHandler(cfg.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if cfg.defaultPolicy == nil && !cfg.securePolicy {
+		cfg.defaultPolicy = policy.Permissive()
+	}
+	if err := e.topo.EnsureAudit(ctx, js, 0); err != nil {
+		t.Fatal(err)
+	}
 	e.jobs = &Jobs{
-		Delegations:  e.store,
-		Signer:       e.lit,
-		Results:      &NATSResults{Conn: nc, JS: js, Topology: e.topo},
-		Events:       &EventPublisher{JS: js, Topology: e.topo},
-		Topology:     e.topo,
-		Producers:    Producers{Known: map[string]Producer{"captured": {InboxPrefix: "app.captured."}, "alpha": {}, "beta": {}}},
-		Ledger:       e.ledger,
-		Stream:       e.stream,
-		MaxDeliver:   cfg.maxDeliver,
-		Heartbeat:    cfg.heartbeat,
-		Timeout:      cfg.timeout,
-		ExpiryMargin: 30 * time.Second,
-		Backoff:      func(n uint64) time.Duration { return time.Duration(n) * 50 * time.Millisecond },
-		Logger:       logger,
-		Metrics:      e.metrics,
+		DefaultPolicy: cfg.defaultPolicy,
+		Audit:         &NATSAudit{JS: js, Topology: e.topo},
+		Delegations:   e.store,
+		Signer:        e.lit,
+		Results:       &NATSResults{Conn: nc, JS: js, Topology: e.topo},
+		Events:        &EventPublisher{JS: js, Topology: e.topo},
+		Topology:      e.topo,
+		Producers:     Producers{Known: map[string]Producer{"captured": {InboxPrefix: "app.captured."}, "alpha": {}, "beta": {}}},
+		Ledger:        e.ledger,
+		Stream:        e.stream,
+		MaxDeliver:    cfg.maxDeliver,
+		Heartbeat:     cfg.heartbeat,
+		Timeout:       cfg.timeout,
+		ExpiryMargin:  30 * time.Second,
+		Backoff:       func(n uint64) time.Duration { return time.Duration(n) * 50 * time.Millisecond },
+		Logger:        logger,
+		Metrics:       e.metrics,
+	}
+	if cfg.configure != nil {
+		cfg.configure(e.jobs)
 	}
 	handle := Handler(e.jobs.Handle)
 	if cfg.wrap != nil {

@@ -86,6 +86,7 @@ func (t Topology) jobStreams() []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      ResultsMaxAge,
 		Duplicates:  JobsDuplicateWindow,
+		MaxMsgSize:  MaxResultBytes,
 		Replicas:    replicas,
 		Description: "litsignd: job results",
 	}, {
@@ -94,6 +95,7 @@ func (t Topology) jobStreams() []jetstream.StreamConfig {
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      jobsMaxAge,
+		MaxMsgSize:  8 << 10,
 		Replicas:    replicas,
 		Description: "litsignd: max-deliveries advisories of the jobs consumer",
 	}}

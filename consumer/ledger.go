@@ -111,6 +111,9 @@ func OpenLedger(ctx context.Context, js jetstream.JetStream, bucket string, ttl 
 			TTL:         ttl,
 			Storage:     jetstream.FileStorage,
 			Replicas:    max(replicas, 1),
+			// Bounded like every litsignd stream (limits.go).
+			MaxBytes:     DefaultLedgerMaxBytes,
+			MaxValueSize: MaxResultBytes + 4<<10,
 		})
 		return err
 	})

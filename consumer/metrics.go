@@ -27,6 +27,9 @@ type Metrics struct {
 	sessionSigs    prometheus.Counter
 	lookups        *prometheus.CounterVec // result
 	exhaustedTotal prometheus.Counter
+
+	// audit (audit.go)
+	auditErrors prometheus.Counter
 }
 
 // NewMetrics registers the consumer metrics on reg.
@@ -48,6 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	registerJobMetrics(f, m)
+	registerAuditMetrics(f, m)
 	return m
 }
 

@@ -27,7 +27,11 @@ type Topology struct {
 	DelegationsBucket string // lit_delegations
 	DaemonBucket      string // lit_daemon: the sealing public key and other public facts
 	JobsBucket        string // lit_jobs: the job ledger
+	AuditStream       string // LIT_AUDIT ("" means LIT_AUDIT)
 	Replicas          int
+	// MaxBytes and MaxMsgs bound every stream litsignd creates (0: the
+	// defaults of limits.go; negative: unlimited).
+	MaxBytes, MaxMsgs int64
 }
 
 // DefaultPrefix is the default subject prefix; its topology keeps the
@@ -61,6 +65,7 @@ func TopologyFor(prefix string) Topology {
 		DelegationsBucket: lower + "_delegations",
 		DaemonBucket:      lower + "_daemon",
 		JobsBucket:        lower + "_jobs",
+		AuditStream:       upper + "_AUDIT",
 		Replicas:          1,
 	}
 }
@@ -121,7 +126,7 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	if err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: t.DaemonBucket, Description: "litsignd: public daemon facts (sealing key)",
-			Storage: jetstream.FileStorage, Replicas: max(t.Replicas, 1), History: 1,
+			Storage: jetstream.FileStorage, Replicas: max(t.Replicas, 1), History: 1, MaxBytes: 1 << 20, MaxValueSize: 4 << 10,
 		})
 		return err
 	}); err != nil {
@@ -135,13 +140,15 @@ func (t Topology) coreStreams() []jetstream.StreamConfig {
 	replicas := max(t.Replicas, 1)
 	return []jetstream.StreamConfig{{
 		// Work-queue: an acked envelope is gone, so no secret stays.
-		Name:        t.DelegationsStream,
-		Subjects:    []string{t.DelegationsSubject(), t.RevocationsSubject()},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      delegationsMaxAge,
-		Duplicates:  2 * time.Minute,
-		MaxMsgSize:  1 << 20,
+		Name:       t.DelegationsStream,
+		Subjects:   []string{t.DelegationsSubject(), t.RevocationsSubject()},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		MaxAge:     delegationsMaxAge,
+		Duplicates: 2 * time.Minute,
+		// Headers included, what intake accepts (MaxEnvelopeBytes): a larger
+		// hand-off is refused at publish and never stored.
+		MaxMsgSize:  MaxEnvelopeBytes,
 		Replicas:    replicas,
 		Description: "litsignd: delegation hand-offs and revocations (work queue)",
 	}, {
@@ -151,6 +158,7 @@ func (t Topology) coreStreams() []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      7 * 24 * time.Hour,
 		Duplicates:  10 * time.Minute,
+		MaxMsgSize:  8 << 10,
 		Replicas:    replicas,
 		Description: "litsignd: delegation events",
 	}}
@@ -172,7 +180,7 @@ var ErrTopologyClash = errors.New("stream belongs to another deployment")
 // t's subjects is captured by another stream. Run it before writing
 // anything so that a clash leaves no trace.
 func (t Topology) Check(ctx context.Context, js jetstream.JetStream) error {
-	for _, cfg := range append(t.coreStreams(), t.jobStreams()...) {
+	for _, cfg := range append(append(t.coreStreams(), t.jobStreams()...), t.auditStream(0)) {
 		if err := t.checkStream(ctx, js, cfg); err != nil {
 			return err
 		}
@@ -214,6 +222,7 @@ func (t Topology) ensureStream(ctx context.Context, js jetstream.JetStream, cfg 
 	if err := t.checkStream(ctx, js, cfg); err != nil {
 		return err
 	}
+	cfg = t.limited(cfg)
 	cfg.Metadata = map[string]string{PrefixMetadataKey: t.Prefix}
 	if err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) error {
 		_, err := js.CreateOrUpdateStream(ctx, cfg)

@@ -142,6 +142,12 @@ func (c *cache) putIfAbsent(pkp litnode.PKPPublicKey, e *entry) *entry {
 // dropped, so a replaced session secret leaves memory at once.
 func (c *cache) put(pkp litnode.PKPPublicKey, e *entry) {
 	c.mu.Lock()
+	if e.revision <= c.removed[pkp] {
+		// Removed at a later revision already (a revocation this replica
+		// applied before its watch caught up): never bring it back.
+		c.mu.Unlock()
+		return
+	}
 	if old, ok := c.entries[pkp]; ok {
 		if e.sameDelegationAs(old) {
 			e.expiringSent, e.expiredSent = old.expiringSent, old.expiredSent

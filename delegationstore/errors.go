@@ -32,6 +32,15 @@ var (
 	// key id is not in the keyring or its ciphertext does not authenticate
 	// (wrong key, tampering, or a sealed secret moved to another record).
 	ErrSealed = errors.New("sealed session secret cannot be opened")
+
+	// ErrRevoked: Put was given a delegation to a (PKP, session key) pair
+	// that was revoked; the revocation is remembered until the revoked
+	// delegation would have expired.
+	ErrRevoked = errors.New("delegation was revoked")
+
+	// ErrRevocationOlder: a signed revocation was signed before the stored
+	// delegation to its session key was issued; it deletes nothing.
+	ErrRevocationOlder = errors.New("revocation is older than the stored delegation")
 )
 
 // isWrongLastSeq reports whether err is JetStream's compare-and-set failure

@@ -190,7 +190,17 @@ func (r *Keyring) MarshalText() ([]byte, error) { return []byte(r.String()), nil
 // lines are older keys kept for unsealing during a rotation. Blank lines and
 // lines starting with '#' are ignored. Errors name the file and line number,
 // never the line's content.
+//
+// A file that others may read (or, if litsignd's user owns it, its group)
+// is refused with ErrKEKFileMode.
 func LoadKEKFile(path string) (*Keyring, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read KEK file: %w", err)
+	}
+	if err := checkKEKFileMode(path, fi); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read KEK file: %w", err)

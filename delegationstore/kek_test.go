@@ -144,3 +144,29 @@ func TestKEK_NeverPrints(t *testing.T) {
 		t.Error("SealingMaterial must be 32 bytes derived from, not equal to, the KEK")
 	}
 }
+
+// Attack surface: a KEK file other users can read is refused, like ssh
+// refuses a private key; 0600 and 0400 are fine.
+func TestLoadKEKFileRefusesOpenModes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kek")
+	if err := GenerateKEKFile(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o604, 0o640, 0o660, 0o666} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadKEKFile(path); !errors.Is(err, ErrKEKFileMode) {
+			t.Errorf("mode %04o: LoadKEKFile = %v, want ErrKEKFileMode", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadKEKFile(path); err != nil {
+			t.Errorf("mode %04o: LoadKEKFile = %v", mode, err)
+		}
+	}
+}

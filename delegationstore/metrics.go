@@ -18,6 +18,7 @@ const (
 	putReplaced  = "replaced"
 	putUnchanged = "unchanged"
 	putStale     = "stale"
+	putRevoked   = "revoked"
 	putExpired   = "expired"
 	putConflict  = "conflict"
 	putInvalid   = "invalid"
@@ -70,7 +71,7 @@ func newMetrics(reg prometheus.Registerer, c *cache, now func() time.Time) (*met
 	for _, r := range []string{lookupHit, lookupMiss, lookupExpired, lookupSealed} {
 		m.lookups.WithLabelValues(r)
 	}
-	for _, r := range []string{putCreated, putReplaced, putUnchanged, putStale, putExpired, putConflict, putInvalid, putError} {
+	for _, r := range []string{putCreated, putReplaced, putUnchanged, putStale, putRevoked, putExpired, putConflict, putInvalid, putError} {
 		m.puts.WithLabelValues(r)
 	}
 	for _, t := range []string{EventExpiring, EventExpired} {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // recordVersion is the version of the stored record format ("v").
@@ -24,7 +25,8 @@ const recordVersion = 1
 //	 "sealedSecret":{"kid":"…","nonce":"<b64>","ct":"<b64>"},
 //	 "delegation":{<the AuthSig>},
 //	 "issuedAt":"…","expiration":"…","storedAt":"…",
-//	 "resources":["lit-pkp://*|pkp-signing", …]}
+//	 "resources":["lit-pkp://*|pkp-signing", …],
+//	 "policy":{…}}                  (optional: the owner's policy)
 //
 // Everything but the session secret is public material; the secret is the
 // 32-byte ed25519 seed sealed with XChaCha20-Poly1305 under a KEK, with
@@ -39,6 +41,9 @@ type record struct {
 	Expiration       time.Time       `json:"expiration"`
 	StoredAt         time.Time       `json:"storedAt"`
 	Resources        []string        `json:"resources"`
+	// Policy is the owner's policy from the hand-off; absent when the
+	// hand-off had none (the operator's default applies).
+	Policy *policy.Policy `json:"policy,omitempty"`
 
 	pkp     litnode.PKPPublicKey     // parsed PKPPublicKey
 	session litnode.SessionPublicKey // parsed SessionPublicKey
@@ -67,6 +72,11 @@ func newRecord(h *litnode.HandOff, d *litnode.Delegation, kr *Keyring, storedAt 
 		pkp:              h.PKP,
 		session:          d.SessionKey,
 	}
+	pol, err := policy.Parse(h.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("delegation for %s: %w", r.PKPPublicKey, err)
+	}
+	r.Policy = pol
 	if err := r.seal(kr.Current(), h.SessionKey); err != nil {
 		return nil, err
 	}

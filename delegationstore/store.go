@@ -20,6 +20,7 @@ import (
 
 	"github.com/litsignd/litsignd/internal/jsapi"
 	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // Defaults of Config.
@@ -27,6 +28,12 @@ const (
 	DefaultBucket       = "lit_delegations"
 	DefaultExpiringLead = 5 * time.Minute
 	DefaultMarkerTTL    = 5 * time.Minute
+	// DefaultMaxBytes bounds the delegation bucket (and the revoked-pairs
+	// bucket): a record is a few KiB, so this holds about 50 000.
+	DefaultMaxBytes = 256 << 20
+	// MaxRecordBytes is the largest stored record (the bucket's
+	// MaxValueSize): a 64 KiB hand-off plus sealing overhead.
+	MaxRecordBytes = 96 << 10
 	// DefaultHotDelegations is Config.HotDelegations' default.
 	DefaultHotDelegations = 10000
 )
@@ -60,6 +67,11 @@ type Config struct {
 	// markers; minutes, not seconds, keep a watcher that reconnects from
 	// missing them (docs/jetstream.md A.4).
 	MarkerTTL time.Duration
+	// RevokedBucket keeps revoked (PKP, session key) pairs; default
+	// "<Bucket>_revoked".
+	RevokedBucket string
+	// MaxBytes bounds each of the store's buckets; default DefaultMaxBytes.
+	MaxBytes int64
 	// HotDelegations bounds how many delegations the store keeps unsealed
 	// in memory, least recently used first out; default
 	// DefaultHotDelegations. Every stored delegation costs a small index
@@ -91,6 +103,9 @@ type Delegation struct {
 	SessionKey *litnode.SessionKey // unsealed; redacts itself when printed
 	AuthSig    litnode.AuthSig
 	Parsed     *litnode.Delegation // for Grants
+	// Policy is the owner's policy (nil: none was handed off, the
+	// operator's default applies). Read-only, shared with the cache.
+	Policy     *policy.Policy
 	IssuedAt   time.Time
 	Expiration time.Time
 	StoredAt   time.Time
@@ -120,6 +135,8 @@ type Summary struct {
 	Revision         uint64    `json:"revision"`
 	Resources        []string  `json:"resources"`
 	KeyID            string    `json:"keyId"` // id of the KEK that sealed the secret
+	// Policy is the owner's policy; absent when the hand-off had none.
+	Policy *policy.Policy `json:"policy,omitempty"`
 }
 
 // LogValue logs a delegation by its public parts only.
@@ -147,8 +164,9 @@ type Store struct {
 	cfg     Config
 	js      jetstream.JetStream
 	kv      jetstream.KeyValue
-	stream  jetstream.Stream // the bucket's KV_<bucket> stream
-	subject string           // "$KV.<bucket>."
+	revoked jetstream.KeyValue // revoked pairs (revoked.go); nil: none kept
+	stream  jetstream.Stream   // the bucket's KV_<bucket> stream
+	subject string             // "$KV.<bucket>."
 	log     *slog.Logger
 	metrics *metrics
 	cache   *cache
@@ -197,6 +215,15 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if cfg.MarkerTTL < time.Second {
 		return nil, fmt.Errorf("open delegation store: marker TTL %v is below 1s", cfg.MarkerTTL)
 	}
+	if cfg.RevokedBucket == "" {
+		cfg.RevokedBucket = cfg.Bucket + "_revoked"
+	}
+	if !validBucket.MatchString(cfg.RevokedBucket) {
+		return nil, fmt.Errorf("open delegation store: invalid bucket name %q", cfg.RevokedBucket)
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -216,6 +243,8 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 			Storage:        jetstream.FileStorage,
 			Replicas:       cfg.Replicas,
 			LimitMarkerTTL: cfg.MarkerTTL,
+			MaxBytes:       cfg.MaxBytes,
+			MaxValueSize:   MaxRecordBytes,
 		})
 		return err
 	})
@@ -226,7 +255,12 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("open delegation store: stream of bucket %s: %w", cfg.Bucket, err)
 	}
+	revoked, err := openRevoked(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
+		revoked: revoked,
 		cfg:     cfg,
 		js:      js,
 		kv:      kv,
@@ -277,8 +311,15 @@ func OpenAdmin(ctx context.Context, js jetstream.JetStream, bucket string) (*Adm
 	if markerTTL < time.Second {
 		markerTTL = 0 // no per-key TTLs on this bucket: purge markers stay
 	}
+	// The daemon's revoked-pairs bucket, when it exists: an operator's
+	// revocation sticks like a client's.
+	revoked, err := js.KeyValue(ctx, bucket+"_revoked")
+	if err != nil {
+		revoked = nil
+	}
 	return &Admin{s: &Store{
-		cfg:     Config{Bucket: bucket, MarkerTTL: markerTTL, Now: time.Now, Logger: slog.New(slog.DiscardHandler)},
+		revoked: revoked,
+		cfg:     Config{Bucket: bucket, RevokedBucket: bucket + "_revoked", MarkerTTL: markerTTL, Now: time.Now, Logger: slog.New(slog.DiscardHandler)},
 		js:      js,
 		kv:      kv,
 		stream:  stream,
@@ -437,6 +478,13 @@ func (s *Store) Put(ctx context.Context, h *litnode.HandOff) (PutResult, error) 
 		s.metrics.put(putExpired)
 		return PutResult{}, fmt.Errorf("put delegation for %s: %w at %s", key, ErrExpired, d.Expiration.UTC().Format(time.RFC3339))
 	}
+	if revoked, err := s.IsRevoked(ctx, h.PKP, d.SessionKey); err != nil {
+		s.metrics.put(putError)
+		return PutResult{}, fmt.Errorf("put delegation for %s: %w", key, err)
+	} else if revoked {
+		s.metrics.put(putRevoked)
+		return PutResult{}, fmt.Errorf("put delegation for %s: %w: session key %s", key, ErrRevoked, d.SessionKey.Hex())
+	}
 	rec, err := newRecord(h, d, s.cfg.KEK, now)
 	if err != nil {
 		s.metrics.put(putInvalid)
@@ -475,6 +523,15 @@ func (s *Store) Put(ctx context.Context, h *litnode.HandOff) (PutResult, error) 
 		}
 		rev, err := s.write(ctx, key, value, seq, ttl)
 		if err == nil {
+			// A revocation of the pair that raced this write (it checked
+			// the key before the write landed) is honoured: undo the write.
+			if revoked, rerr := s.IsRevoked(ctx, h.PKP, d.SessionKey); rerr == nil && revoked {
+				if _, perr := s.revoke(ctx, h.PKP, &rec.session, time.Time{}); perr != nil {
+					s.log.Warn("undoing a write revoked meanwhile failed", "pkp", key, "err", perr)
+				}
+				s.metrics.put(putRevoked)
+				return PutResult{}, fmt.Errorf("put delegation for %s: %w: session key %s", key, ErrRevoked, d.SessionKey.Hex())
+			}
 			res := PutResult{Revision: rev, Replaced: cur != nil}
 			if res.Replaced {
 				s.metrics.put(putReplaced)
@@ -510,25 +567,56 @@ func (s *Store) Put(ctx context.Context, h *litnode.HandOff) (PutResult, error) 
 // The purge drops the record from the stream (the sealed secret included)
 // and leaves a marker that expires after Config.MarkerTTL.
 func (s *Store) Revoke(ctx context.Context, pkp litnode.PKPPublicKey, session *litnode.SessionPublicKey) (bool, error) {
+	return s.revoke(ctx, pkp, session, time.Time{})
+}
+
+// revoke is Revoke and RevokeSigned: signedAt is zero for an operator's
+// revocation.
+func (s *Store) revoke(ctx context.Context, pkp litnode.PKPPublicKey, session *litnode.SessionPublicKey, signedAt time.Time) (bool, error) {
 	key := pkp.Hex()
+	remembered := false
 	for attempt := 1; ; attempt++ {
 		m, err := s.lastMsg(ctx, key)
 		if err != nil {
 			return false, fmt.Errorf("revoke delegation for %s: %w", key, err)
 		}
-		if m == nil || isRemoval(m.Header) {
-			return false, nil
+		stored := m != nil && !isRemoval(m.Header)
+		var rec *record
+		if stored {
+			var derr error
+			if rec, derr = decodeRecord(m.Data); derr != nil && session != nil {
+				return false, fmt.Errorf("revoke delegation for %s: %w", key, derr)
+			} // an operator's revocation clears a record that does not decode
 		}
 		if session != nil {
-			rec, err := decodeRecord(m.Data)
-			if err != nil {
-				return false, fmt.Errorf("revoke delegation for %s: %w", key, err)
-			}
-			if rec.session != *session {
-				s.log.Info("revocation ignored: another session key is stored", "pkp", key,
-					"session", session.Hex(), "stored_session", rec.SessionPublicKey, "revision", m.Sequence)
+			if rec == nil || rec.session != *session {
+				// No delegation to this session key is stored (not yet, or
+				// no more): remember the pair for as long as a delegation to
+				// it could live.
+				if !remembered {
+					if err := s.remember(ctx, pkp, *session, s.now().Add(litnode.MaxDelegationLifetime), signedAt); err != nil {
+						return false, err
+					}
+				}
+				if rec != nil {
+					s.log.Info("revocation: another session key is stored; it stays", "pkp", key,
+						"session", session.Hex(), "stored_session", rec.SessionPublicKey, "revision", m.Sequence)
+				}
 				return false, nil
 			}
+			if !signedAt.IsZero() && rec.IssuedAt.After(signedAt) {
+				return false, fmt.Errorf("revoke delegation for %s: %w (revocation signed %s, delegation issued %s)",
+					key, ErrRevocationOlder, fmtTime(signedAt), fmtTime(rec.IssuedAt))
+			}
+		}
+		if !stored {
+			return false, nil
+		}
+		if rec != nil && !remembered {
+			if err := s.remember(ctx, pkp, rec.session, rec.Expiration, signedAt); err != nil {
+				return false, err
+			}
+			remembered = true
 		}
 		opts := []jetstream.KVDeleteOpt{jetstream.LastRevision(m.Sequence)}
 		if s.cfg.MarkerTTL > 0 {
@@ -536,6 +624,11 @@ func (s *Store) Revoke(ctx context.Context, pkp litnode.PKPPublicKey, session *l
 		}
 		err = s.kv.Purge(ctx, key, opts...)
 		if err == nil {
+			// Barrier: this replica's cache drops the delegation now, not
+			// when the watch delivers the purge, so a job that starts after
+			// the revocation returns finds nothing.
+			s.cache.tombstone(pkp, m.Sequence)
+			s.cache.remove(pkp, s.now())
 			s.metrics.revoked()
 			s.log.Info("delegation revoked", "pkp", key, "revision", m.Sequence, "by_session", session != nil)
 			return true, nil
@@ -550,6 +643,15 @@ func (s *Store) Revoke(ctx context.Context, pkp litnode.PKPPublicKey, session *l
 			return false, fmt.Errorf("revoke delegation for %s: %w", key, err)
 		}
 	}
+}
+
+// Current reports whether the cache still holds pkp's delegation at
+// revision rev: false once it was revoked, replaced or removed. Jobs check
+// it before they mint session signatures again, so a revocation stops
+// in-flight jobs from re-minting.
+func (s *Store) Current(pkp litnode.PKPPublicKey, rev uint64) bool {
+	e, ok := s.cache.get(pkp)
+	return ok && e.revision == rev
 }
 
 // List returns a summary of every delegation in the bucket, sorted by PKP,
@@ -585,6 +687,9 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 				})
 				return out, nil
 			}
+			if IsV3Key(e.Key()) {
+				continue // v3 credentials are listed by V3Store
+			}
 			rec, err := decodeRecord(e.Value())
 			if err != nil {
 				s.log.Warn("list delegations: skipping a record that does not decode", "key", e.Key(), "revision", e.Revision(), "err", err)
@@ -599,6 +704,7 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 				Revision:         e.Revision(),
 				Resources:        rec.Resources,
 				KeyID:            rec.SealedSecret.KID,
+				Policy:           rec.Policy,
 			})
 		}
 	}
@@ -860,6 +966,9 @@ func (s *Store) watch(ctx context.Context) (loaded bool, err error) {
 // apply applies one watch entry to the snapshot being loaded, or, once
 // loaded (snapshot nil), to the cache.
 func (s *Store) apply(kve jetstream.KeyValueEntry, snapshot map[litnode.PKPPublicKey]*entry) {
+	if IsV3Key(kve.Key()) {
+		return // a v3 credential: V3Store reads those (v3store.go)
+	}
 	pkp, err := litnode.ParsePKPPublicKey(kve.Key())
 	if err != nil || !isNormalPKPHex(kve.Key()) {
 		s.log.Warn("ignoring a key that is not a normalised PKP public key", "key", kve.Key(), "revision", kve.Revision())
@@ -927,6 +1036,7 @@ func (s *Store) loadHot(pkp litnode.PKPPublicKey, rev uint64, value []byte) *hot
 		SessionKey: sk,
 		AuthSig:    rec.Delegation,
 		Parsed:     parsed,
+		Policy:     rec.Policy,
 		IssuedAt:   rec.IssuedAt,
 		Expiration: rec.Expiration,
 		StoredAt:   rec.StoredAt,

@@ -399,8 +399,20 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("List after revoke = %+v", list)
 	}
 
-	// Operator revocation; then a new Put over the purge marker works.
-	res = put(t, s, delegationstore.NewTestHandOff(t, pkp, sk, now.Add(-time.Minute), now.Add(time.Hour)))
+	// Attack: the captured hand-off of the revoked pair, replayed (even a
+	// newer delegation to the same session key), stores nothing.
+	if _, err := s.Put(t.Context(), delegationstore.NewTestHandOff(t, pkp, sk, now.Add(-time.Minute), now.Add(time.Hour))); !errors.Is(err, delegationstore.ErrRevoked) {
+		t.Fatalf("replayed revoked hand-off: Put = %v, want ErrRevoked", err)
+	}
+	if _, err := s.Put(t.Context(), delegationstore.NewTestHandOff(t, pkp, sk, now, now.Add(2*time.Hour))); !errors.Is(err, delegationstore.ErrRevoked) {
+		t.Fatalf("new delegation to the revoked session key: Put = %v, want ErrRevoked", err)
+	}
+
+	// Operator revocation of a delegation to a new session key; then a new
+	// Put over the purge marker works, and the operator's revocation sticks
+	// too.
+	sk2 := delegationstore.NewTestSessionKey(t)
+	res = put(t, s, delegationstore.NewTestHandOff(t, pkp, sk2, now.Add(-time.Minute), now.Add(time.Hour)))
 	if res.Replaced {
 		t.Error("a Put after revocation should not count as a replacement")
 	}
@@ -408,10 +420,53 @@ func TestRevoke(t *testing.T) {
 	if ok, err := s.Revoke(t.Context(), pkp, nil); !ok || err != nil {
 		t.Fatalf("operator Revoke = %v, %v; want true, nil", ok, err)
 	}
-	eventually(t, 5*time.Second, "the revoked delegation to leave the cache", func() bool {
-		_, err := s.Get(t.Context(), pkp)
-		return errors.Is(err, delegationstore.ErrNotFound)
-	})
+	// Barrier: the revoking replica's cache no longer has it on return.
+	if _, err := s.Get(t.Context(), pkp); !errors.Is(err, delegationstore.ErrNotFound) {
+		t.Fatalf("Get right after Revoke returned = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Put(t.Context(), delegationstore.NewTestHandOff(t, pkp, sk2, now.Add(-time.Minute), now.Add(time.Hour))); !errors.Is(err, delegationstore.ErrRevoked) {
+		t.Fatalf("replay after an operator revocation: Put = %v, want ErrRevoked", err)
+	}
+}
+
+// TestRevokeSigned: a client's revocation deletes only a delegation issued
+// no later than it was signed; a replayed revocation never deletes a later
+// re-delegation (to a new session key, or to the same one stored first).
+func TestRevokeSigned(t *testing.T) {
+	_, url := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, url)
+	s := openStore(t, js, delegationstore.Config{})
+	now := time.Now()
+	pkp, sk := delegationstore.NewTestPKP(t), delegationstore.NewTestSessionKey(t)
+	res := put(t, s, delegationstore.NewTestHandOff(t, pkp, sk, now.Add(-time.Hour), now.Add(time.Hour)))
+	waitGet(t, s, pkp, res.Revision)
+	signed := now.Add(-time.Minute)
+	if ok, err := s.RevokeSigned(t.Context(), pkp, sk.PublicKey(), signed); !ok || err != nil {
+		t.Fatalf("RevokeSigned = %v, %v", ok, err)
+	}
+	// Re-delegation to a new key, then the revocation replayed.
+	sk2 := delegationstore.NewTestSessionKey(t)
+	res = put(t, s, delegationstore.NewTestHandOff(t, pkp, sk2, now.Add(-30*time.Second), now.Add(time.Hour)))
+	waitGet(t, s, pkp, res.Revision)
+	if ok, err := s.RevokeSigned(t.Context(), pkp, sk.PublicKey(), signed); ok || err != nil {
+		t.Fatalf("replayed revocation = %v, %v; want false, nil", ok, err)
+	}
+	// A revocation of sk2 signed before sk2's delegation was issued (it
+	// crossed the hand-off) deletes nothing.
+	if ok, err := s.RevokeSigned(t.Context(), pkp, sk2.PublicKey(), now.Add(-40*time.Second)); ok || !errors.Is(err, delegationstore.ErrRevocationOlder) {
+		t.Fatalf("older revocation = %v, %v; want false, ErrRevocationOlder", ok, err)
+	}
+	if d, err := s.Get(t.Context(), pkp); err != nil || d.SessionKey.PublicKey() != sk2.PublicKey() {
+		t.Fatalf("the re-delegation is gone: %v", err)
+	}
+	// A revocation of a pair never stored sticks as well.
+	sk3 := delegationstore.NewTestSessionKey(t)
+	if ok, err := s.RevokeSigned(t.Context(), pkp, sk3.PublicKey(), now); ok || err != nil {
+		t.Fatalf("revocation of an unknown pair = %v, %v", ok, err)
+	}
+	if _, err := s.Put(t.Context(), delegationstore.NewTestHandOff(t, pkp, sk3, now, now.Add(2*time.Hour))); !errors.Is(err, delegationstore.ErrRevoked) {
+		t.Fatalf("hand-off of a pair revoked before it arrived: Put = %v, want ErrRevoked", err)
+	}
 }
 
 type eventLog struct {
@@ -914,4 +969,41 @@ func TestAdmin(t *testing.T) {
 		_, err := s.Get(t.Context(), pkp)
 		return errors.Is(err, delegationstore.ErrNotFound)
 	})
+}
+
+// TestPolicyStored: the hand-off's policy is stored with the delegation,
+// shown by List, returned by Get, and an invalid one stores nothing. A
+// redelivery with another policy changes nothing: only a newer hand-off
+// does.
+func TestPolicyStored(t *testing.T) {
+	_, url := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, url)
+	s := openStore(t, js, delegationstore.Config{})
+	now := time.Now()
+	pkp, sk := delegationstore.NewTestPKP(t), delegationstore.NewTestSessionKey(t)
+	h := delegationstore.NewTestHandOff(t, pkp, sk, now.Add(-time.Minute), now.Add(time.Hour))
+	h.Policy = []byte(`{"producers":["billing"],"maxJobsPerMinute":5}`)
+	res := put(t, s, h)
+	waitGet(t, s, pkp, res.Revision)
+	d, err := s.Get(t.Context(), pkp)
+	if err != nil || d.Policy == nil || d.Policy.MaxJobsPerMinute != 5 || d.Policy.Producers[0] != "billing" {
+		t.Fatalf("Get policy = %v, %v", d.Policy, err)
+	}
+	list, err := s.List(t.Context())
+	if err != nil || len(list) != 1 || list[0].Policy == nil || list[0].Policy.MaxJobsPerMinute != 5 {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	h2 := *h
+	h2.Policy = []byte(`{}`)
+	if r, err := s.Put(t.Context(), &h2); err != nil || !r.Unchanged {
+		t.Fatalf("same delegation, other policy: %+v, %v; want unchanged", r, err)
+	}
+	if d, _ := s.Get(t.Context(), pkp); d.Policy == nil || len(d.Policy.Producers) != 1 {
+		t.Fatalf("policy changed without a newer hand-off: %v", d.Policy)
+	}
+	h3 := delegationstore.NewTestHandOff(t, pkp, delegationstore.NewTestSessionKey(t), now, now.Add(time.Hour))
+	h3.Policy = []byte(`{"kinds":["nope"]}`)
+	if _, err := s.Put(t.Context(), h3); err == nil {
+		t.Fatal("invalid policy stored")
+	}
 }

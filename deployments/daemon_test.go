@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,6 +30,7 @@ import (
 	"github.com/litsignd/litsignd/delegationstore"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
+	"github.com/litsignd/litsignd/litv3/v3fake"
 )
 
 // exporterMetrics are the prometheus-nats-exporter metrics the dashboard and
@@ -87,16 +89,17 @@ func composeEnv(t testing.TB, svc composeService) map[string]string {
 // command and its environment. Only what names the container's world is
 // rewritten, as listed here: NATS URL, KEK file, data dir, the devnet
 // description's path and the metrics address.
-func startComposeDaemon(t *testing.T, c composeFile, name, natsURL, kekFile, devnetInfo, bin string) *daemon {
+func startComposeDaemon(t *testing.T, c composeFile, name, natsURL, kekFile, devnetInfo, v3URL, bin string) *daemon {
 	t.Helper()
 	svc := c.Services[name]
 	env := composeEnv(t, svc)
 	rewrite := map[string]string{
-		"LITSIGND_NATS_URL": natsURL,                                                // nats://nats-1:4222,… → the in-process cluster
-		"LITSIGND_KEK_FILE": kekFile,                                                // the kek-init volume → kek-init.sh's output here
-		"LITSIGND_DATA_DIR": filepath.Join(t.TempDir(), "data"),                     // the image's /var/lib/litsignd
-		"DEVNET_INFO":       devnetInfo,                                             // the devnet volume → the devnet's description here
-		"PATH":              bin + string(os.PathListSeparator) + os.Getenv("PATH"), // the image's /usr/local/bin
+		"LITSIGND_NATS_URL":   natsURL,                                                // nats://nats-1:4222,… → the in-process cluster
+		"LITSIGND_KEK_FILE":   kekFile,                                                // the kek-init volume → kek-init.sh's output here
+		"LITSIGND_DATA_DIR":   filepath.Join(t.TempDir(), "data"),                     // the image's /var/lib/litsignd
+		"DEVNET_INFO":         devnetInfo,                                             // the devnet volume → the devnet's description here
+		"LITSIGND_LIT_V3_URL": v3URL,                                                  // Lit v3 → an in-process v3 fake
+		"PATH":                bin + string(os.PathListSeparator) + os.Getenv("PATH"), // the image's /usr/local/bin
 	}
 	for k, v := range rewrite {
 		if _, ok := env[k]; !ok && k != "DEVNET_INFO" && k != "PATH" {
@@ -104,6 +107,7 @@ func startComposeDaemon(t *testing.T, c composeFile, name, natsURL, kekFile, dev
 		}
 		env[k] = v
 	}
+	env["LITSIGND_LIT_V3_BALANCE_INTERVAL"] = "1s" // the test cannot wait the default minute
 	port := freePorts(t, 1)[0]
 	args := append([]string(nil), svc.Command...)
 	rewritten := false
@@ -236,8 +240,8 @@ func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 // configures it, with the DEV KEK from kek-init.sh. Then, each as its NATS
 // role:
 //
-//   - client (litsign publish-delegation): a sealed and a plain hand-off
-//     are stored; a signed revocation is applied;
+//   - client (litsign publish-delegation): sealed hand-offs are stored, a
+//     plain one is refused; a signed revocation is applied;
 //   - producer: sign jobs get exactly one correct signature each on the
 //     producer's reply subjects, also with a Lit node down; a job for a PKP
 //     without delegation gets delegation_not_found;
@@ -286,6 +290,7 @@ func TestComposeDaemonsEndToEnd(t *testing.T) {
 	}
 	kekFile := filepath.Join(tmp, "kek")
 	runScript(t, "compose/kek-init.sh", "KEK_FILE="+kekFile)
+	v3, v3Wallet, v3KeyFile, v3Group := startV3Fake(t, tmp)
 
 	// Start the replicas in compose's order: a replica that depends on
 	// another being healthy starts once that one's health check passes.
@@ -298,7 +303,7 @@ func TestComposeDaemonsEndToEnd(t *testing.T) {
 				waitHealthy(t, d, compose.Services[dep])
 			}
 		}
-		d := startComposeDaemon(t, compose, name, c.url(), kekFile, devnetInfo, bin)
+		d := startComposeDaemon(t, compose, name, c.url(), kekFile, devnetInfo, v3.URL(), bin)
 		daemons = append(daemons, d)
 		started[name] = d
 	}
@@ -324,14 +329,18 @@ func TestComposeDaemonsEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, seal := range []bool{true, false} {
-		args := append([]string{"publish-delegation"}, asRole("client")...)
-		if seal {
-			args = append(args, "--seal")
-		}
+	// Outside dev mode a plain hand-off is refused (plain_not_accepted:
+	// with --replicas 3 its secret would stay in the raft logs); the
+	// client then seals it.
+	plain := exec.CommandContext(ctx, filepath.Join(bin, "litsign"), append(append([]string{"publish-delegation"}, asRole("client")...), envelopes[1])...)
+	if out, err := plain.Output(); err == nil || !strings.Contains(string(out), `"reason":"plain_not_accepted"`) {
+		t.Fatalf("plain publish-delegation: %v, printed %q; want the plain_not_accepted rejection", err, out)
+	}
+	for i := range envelopes {
+		args := append([]string{"publish-delegation", "--seal"}, asRole("client")...)
 		out := runCLI(t, ctx, bin, append(args, envelopes[i])...)
 		if !strings.Contains(out, `"type":"stored"`) {
-			t.Fatalf("publish-delegation (sealed %v) printed %q; want the stored event", seal, out)
+			t.Fatalf("publish-delegation %d printed %q; want the stored event", i, out)
 		}
 	}
 
@@ -419,6 +428,28 @@ func TestComposeDaemonsEndToEnd(t *testing.T) {
 	}); err != nil {
 		t.Error(err)
 	}
+	// Lit v3: a client hands a usage key off with litsign, a producer
+	// signs with the v3 PKP; then the balance poller reports the credit.
+	v3out := runCLI(t, ctx, bin, append(append([]string{"v3", "hand-off"}, asRole("client")...),
+		"--pkp", v3Wallet, "--usage-key-file", v3KeyFile, "--group-id", v3Group)...)
+	if !strings.Contains(v3out, `"type":"stored"`) {
+		t.Fatalf("litsign v3 hand-off printed %q; want the stored event", v3out)
+	}
+	submit("e2e-v3", v3Wallet, "signed on Lit v3")
+	if r := collectResults(t, ctx, results, map[string]string{"e2e-v3": v3Wallet})["e2e-v3"]; r.Status != consumer.StatusOK || r.Signature == nil {
+		t.Errorf("v3 job: %+v %+v", r, r.Error)
+	}
+	for _, d := range daemons {
+		if err := within(15*time.Second, func() error {
+			if scrape(t, d.metrics)["litsignd_v3_balance_cents"] == nil {
+				return fmt.Errorf("%s exports no litsignd_v3_balance_cents yet", d.name)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+
 	families := map[string]*dto.MetricFamily{}
 	for _, d := range daemons {
 		fams := scrape(t, d.metrics)
@@ -683,4 +714,37 @@ func TestDevnetScript(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("devnet.sh did not stop within 10 s of SIGTERM")
 	}
+}
+
+// startV3Fake runs a Lit v3 fake with a funded account: one wallet in a
+// group with litsignd's signing action, and a usage key (written to a file,
+// as an operator keeps it) that may execute in it.
+func startV3Fake(t *testing.T, dir string) (fake *v3fake.Server, wallet, keyFile, group string) {
+	t.Helper()
+	fake, err := v3fake.Start(v3fake.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	acct, err := fake.NewAccount(10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := fake.CreateWallet(acct.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, err := fake.AddGroup(acct.APIKey, "compose", []common.Address{w}, []string{consumer.V3SignActionCID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := fake.AddUsageKey(acct.APIKey, "compose", v3fake.Scopes{ExecuteInGroups: []uint64{gid}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile = filepath.Join(dir, "v3-usage-key")
+	if err := os.WriteFile(keyFile, []byte(key.Reveal()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fake, strings.ToLower(w.Hex()), keyFile, fmt.Sprint(gid)
 }

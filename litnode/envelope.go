@@ -24,6 +24,10 @@ type HandOff struct {
 	PKP        PKPPublicKey
 	SessionKey *SessionKey
 	Delegation AuthSig
+	// Policy is the payload's optional "policy" member, undecoded: the
+	// owner's restrictions for litsignd (not a Lit protocol field; this
+	// package carries it and does not interpret it). nil when absent.
+	Policy json.RawMessage
 
 	// siwe is the SIWE message DecodePayload parsed from
 	// Delegation.SignedMessage, reused by ParseDelegation.
@@ -76,6 +80,7 @@ type payloadWire struct {
 		SecretKey *string `json:"secretKey"`
 	} `json:"sessionKeyPair"`
 	DelegationAuthSig json.RawMessage `json:"delegationAuthSig"`
+	Policy            json.RawMessage `json:"policy"`
 }
 
 // DecodeEnvelope decodes the seed's hand-off envelope and checks its shape:
@@ -146,7 +151,11 @@ func DecodePayload(pkpHex string, payload []byte) (*HandOff, error) {
 	if m.URI != key.URI() {
 		return nil, envErr(ReasonSessionURIMismatch, ErrURIMismatch, "delegation URI %s does not name the session key %s", m.URI, key.PublicKey())
 	}
-	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a, siwe: m}, nil
+	var pol json.RawMessage
+	if len(p.Policy) > 0 && string(p.Policy) != "null" {
+		pol = p.Policy
+	}
+	return &HandOff{PKP: pkp, SessionKey: key, Delegation: a, Policy: pol, siwe: m}, nil
 }
 
 // Encode writes the envelope exactly as the seed's JavaScript does:
@@ -165,7 +174,7 @@ func (h *HandOff) encode(pkp string) []byte {
 }
 
 // PayloadJSON returns JSON.stringify({sessionKeyPair:{publicKey,secretKey},
-// delegationAuthSig}). It carries the session secret: seal or encode it, never
+// delegationAuthSig}), with the policy last when h has one. It carries the session secret: seal or encode it, never
 // log it.
 func (h *HandOff) PayloadJSON() []byte {
 	p := append([]byte(nil), `{"sessionKeyPair":{"publicKey":`...)
@@ -174,6 +183,13 @@ func (h *HandOff) PayloadJSON() []byte {
 	p = appendJSString(p, h.SessionKey.RevealSecretHex())
 	p = append(p, `},"delegationAuthSig":`...)
 	p = h.Delegation.appendJS(p)
+	if len(h.Policy) > 0 {
+		var c bytes.Buffer
+		if json.Compact(&c, h.Policy) == nil {
+			p = append(p, `,"policy":`...)
+			p = append(p, c.Bytes()...)
+		}
+	}
 	return append(p, '}')
 }
 

@@ -60,10 +60,20 @@ type SessionAuth struct {
 	Capabilities []AuthSig
 	// TTL is the session signatures' lifetime (default 2 minutes).
 	TTL time.Duration
+	// Valid, when set, is called before every minting of session
+	// signatures (every attempt); an error stops the request before any
+	// node is asked. The caller uses it to stop minting for a delegation
+	// revoked while the request was in flight.
+	Valid func() error
 }
 
 // sessionSigs mints one session signature per target for resources.
 func (c *Client) sessionSigs(a SessionAuth, resources []ResourceAbilityRequest, targets []Target) (SessionSigs, error) {
+	if a.Valid != nil {
+		if err := a.Valid(); err != nil {
+			return nil, err
+		}
+	}
 	now := c.now()
 	exp := now.Add(durationOr(a.TTL, 2*time.Minute))
 	if !a.Expiration.IsZero() && a.Expiration.Before(exp) {

@@ -95,8 +95,8 @@ func cmdDelegations(ctx context.Context, e env, args []string) (int, error) {
 // the PKP and session key shortened (--json has them in full), the expiry
 // and the time left.
 func printDelegations(w io.Writer, list []delegationstore.Summary, now time.Time) {
-	const format = "%-24s  %-22s  %-20s  %s\n"
-	fmt.Fprintf(w, format, "PKP", "SESSION KEY", "EXPIRES (UTC)", "LEFT")
+	const format = "%-24s  %-22s  %-20s  %-10s  %s\n"
+	fmt.Fprintf(w, format, "PKP", "SESSION KEY", "EXPIRES (UTC)", "LEFT", "POLICY")
 	for _, s := range list {
 		left := "expired"
 		if d := s.Expiration.Sub(now); d > 0 {
@@ -105,7 +105,15 @@ func printDelegations(w io.Writer, list []delegationstore.Summary, now time.Time
 			}
 			left = cli.FormatDuration(d.Round(time.Second))
 		}
-		fmt.Fprintf(w, format, shorten(s.PKP, 10), shorten(s.SessionPublicKey, 10), s.Expiration.UTC().Format(time.RFC3339), left)
+		pol := "default"
+		if s.Policy != nil {
+			pol = "owner"
+		}
+		fmt.Fprintf(w, format, shorten(s.PKP, 10), shorten(s.SessionPublicKey, 10), s.Expiration.UTC().Format(time.RFC3339), left, pol)
+		if s.Policy != nil {
+			// The owner's policy, as handed off (README "Security model").
+			fmt.Fprintf(w, "  policy %s\n", s.Policy)
+		}
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(w, "(no delegations stored)")

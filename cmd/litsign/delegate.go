@@ -13,7 +13,26 @@ import (
 
 	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
+	"github.com/litsignd/litsignd/policy"
 )
+
+// delegateResources is the resource shorthand litsign delegate asks for:
+// --resources as given, else pkp-signing on the PKP only; plus
+// lit-action-execution on each --allow-actions CID. Lit Actions are never
+// delegated by default: an action can sign with every PKP its owner
+// controls.
+func delegateResources(pkp litnode.PKPPublicKey, resources, actions string) string {
+	out := resources
+	if out == "" {
+		out = "pkp-signing:" + pkp.TokenID()
+	}
+	for _, cid := range strings.Split(actions, ",") {
+		if cid = strings.TrimSpace(cid); cid != "" {
+			out += ",lit-action-execution:" + cid
+		}
+	}
+	return out
+}
 
 // networkFlags select the Lit network: a preset, overrides, or --dev-info.
 type networkFlags struct {
@@ -67,7 +86,9 @@ func cmdDelegate(ctx context.Context, e env, args []string) (int, error) {
 	nf.register(fs)
 	ownerHex := fs.String("owner-key", "", "private key (hex) of the EOA that owns the PKP; with --dev-info, defaults to the dev PKP's owner")
 	pkpHex := fs.String("pkp", "", "PKP public key 0x04…")
-	resources := fs.String("resources", "pkp-signing:*,lit-action-execution:*", "resources to delegate (shorthand, comma-separated ability:id)")
+	resources := fs.String("resources", "", "resources to delegate (shorthand ability:id,…); default: pkp-signing on --pkp only")
+	actions := fs.String("allow-actions", "", "also delegate lit-action-execution on these Lit Action CIDs (comma-separated; * for any)")
+	pol := fs.String("policy", "", `policy JSON carried in the hand-off (README "Security model")`)
 	ttl := cli.Duration(fs, "ttl", 15*time.Minute, "delegation lifetime: 90s, 15m, 12h, 30d, … (at most 30d)")
 	domain := fs.String("domain", "localhost", "SIWE domain")
 	if err := parse(fs, e, args); err != nil {
@@ -77,9 +98,12 @@ func cmdDelegate(ctx context.Context, e env, args []string) (int, error) {
 	if err != nil {
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
-	reqs, err := litnode.ParseResourceShorthand(*resources)
+	reqs, err := litnode.ParseResourceShorthand(delegateResources(pkp, *resources, *actions))
 	if err != nil {
-		return 2, fmt.Errorf("--resources: %w", err)
+		return 2, fmt.Errorf("--resources/--allow-actions: %w", err)
+	}
+	if _, err := policy.Parse([]byte(*pol)); err != nil {
+		return 2, fmt.Errorf("--policy: %w", err)
 	}
 	var dev *devInfoFile
 	if *ttl <= 0 || *ttl > litnode.MaxDelegationLifetime {
@@ -123,6 +147,9 @@ func cmdDelegate(ctx context.Context, e env, args []string) (int, error) {
 		return 1, err
 	}
 	h := &litnode.HandOff{PKP: pkp, SessionKey: session, Delegation: a}
+	if *pol != "" {
+		h.Policy = []byte(*pol)
+	}
 	fmt.Fprintln(e.stdout, string(h.Encode()))
 	return 0, nil
 }

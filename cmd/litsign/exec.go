@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/litsignd/litsignd/litnode"
 )
 
 // cmdExec submits one execute-js job: a Lit Action from a file (--code,
@@ -28,7 +26,7 @@ func cmdExec(ctx context.Context, e env, args []string) (int, error) {
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
-	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+	if err := checkJobPKP(*pkpHex); err != nil { // v3.go
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
 	if err := route.validate(); err != nil {

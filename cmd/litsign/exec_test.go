@@ -15,6 +15,7 @@ import (
 	"github.com/litsignd/litsignd/internal/natstest"
 	"github.com/litsignd/litsignd/litnode"
 	"github.com/litsignd/litsignd/litnode/devnet"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // litsign exec against an in-process litsignd job consumer: inline code
@@ -86,7 +87,8 @@ func TestLitsignExec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs := &consumer.Jobs{Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Topology: topo, Ledger: consumer.NewLedger(kv)}
+	jobs := &consumer.Jobs{Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Topology: topo, Ledger: consumer.NewLedger(kv),
+		DefaultPolicy: policy.Permissive()} // as litsignd dev: actions allowed without a policy
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = consumer.Pull(ctx, jobsCons, 4, 5*time.Second, jobs.Handle, nil) }()
 

@@ -49,9 +49,11 @@ var commands = []command{
 	{name: "publish-delegation", args: "[FILE|-]", maxArgs: 1, summary: "hand an envelope (optionally sealed) to litsignd, await its verdict", run: cmdPublishDelegation},
 	{name: "delegations", summary: "list stored delegations (no secrets)", run: cmdDelegations},
 	{name: "revoke", flags: "--pkp 0x04…", summary: "revoke the delegation stored for a PKP (operator)", run: cmdRevoke},
+	{name: "audit", flags: "--pkp 0x04…", summary: "print a PKP's audit trail: its jobs that reached the Lit nodes", run: cmdAudit},
 	{name: "sign", flags: "--pkp 0x04… (--message TEXT | --hex 0x…)", summary: "submit a pkp-sign job and print its result", run: cmdSign},
 	{name: "exec", flags: "--pkp 0x04… (--code FILE | --ipfs CID)", summary: "submit an execute-js job (a Lit Action) and print its result", run: cmdExec},
 	{name: "bench", flags: "--pkp 0x04… [--jobs N] [--concurrency C] [--code FILE | --ipfs CID]", summary: "load-generate jobs; report jobs/s, latency percentiles, errors", run: cmdBench},
+	{name: "v3", args: "<command>", maxArgs: 64, summary: "Lit v3: action-cid, hand-off, revoke, check (litsign v3 -h)", run: cmdV3},
 	{name: "devnet", summary: "run a local Lit network and print its description JSON", run: cmdDevnet},
 }
 

@@ -92,8 +92,12 @@ func TestLitsignCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the delegation litsign obtained does not verify: %v", err)
 	}
-	if !d.Grants(pkp.ResourceKey(), litnode.AbilityPKPSigning) || !d.Grants("lit-litaction://Qm", litnode.AbilityLitActionExecution) {
-		t.Error("default resources not granted")
+	// Default: pkp-signing on that PKP only; no Lit Actions, no other PKP.
+	if !d.Grants(pkp.ResourceKey(), litnode.AbilityPKPSigning) {
+		t.Error("default resources do not grant pkp-signing on the PKP")
+	}
+	if d.Grants("lit-litaction://Qm", litnode.AbilityLitActionExecution) || d.Grants("lit-pkp://"+strings.Repeat("ab", 32), litnode.AbilityPKPSigning) {
+		t.Error("default resources grant Lit Actions or other PKPs")
 	}
 
 	// publish-delegation --seal: the stream holds a sealed envelope only.

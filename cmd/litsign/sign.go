@@ -22,7 +22,6 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/internal/cli"
-	"github.com/litsignd/litsignd/litnode"
 )
 
 // jobResult is the part of a litsignd result litsign reads.
@@ -74,7 +73,7 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
-	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+	if err := checkJobPKP(*pkpHex); err != nil { // v3.go
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
 	if err := route.validate(); err != nil {
@@ -100,37 +99,33 @@ func cmdSign(ctx context.Context, e env, args []string) (int, error) {
 	return runJob(ctx, e, nc, route.subject(topo, "pkp-sign"), route.reply(topo, job["id"].(string)), c.timeout, job)
 }
 
-// routeFlags say where sign, exec and bench publish jobs and where their
-// results come back.
+// routeFlags say where sign, exec and bench publish jobs (--producer, see
+// producer.go) and where their results come back (--reply-prefix).
 type routeFlags struct {
 	producer    string
 	replyPrefix string
 }
 
 func (r *routeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.producer, "producer", "", "submit as this producer, on <prefix>.jobs.<producer>.<kind>, with results on <prefix>.results.<producer>.<job id>; empty: the un-namespaced subjects (producer default, accepted by litsignd dev)")
-	fs.StringVar(&r.replyPrefix, "reply-prefix", "", "receive results on <prefix>.<job id> instead (default: a private _INBOX, or the producer's results subject with --producer)")
+	fs.StringVar(&r.producer, "producer", consumer.DefaultProducer, producerUsage)
+	fs.StringVar(&r.replyPrefix, "reply-prefix", "", "receive results on <prefix>.<job id> (default: a private _INBOX; with a --producer other than default, <prefix>.results.<producer>)")
 }
 
 func (r *routeFlags) validate() error {
-	if r.producer != "" && !consumer.ValidProducer(r.producer) {
-		return fmt.Errorf("--producer %q: want 1 to 64 of A-Z a-z 0-9 _ -", r.producer)
-	}
-	return nil
+	_, err := jobSubject(consumer.DefaultTopology(), r.producer, "pkp-sign")
+	return err
 }
 
-// subject is the jobs subject of kind.
+// subject is the jobs subject of kind (after validate).
 func (r *routeFlags) subject(topo consumer.Topology, kind string) string {
-	if r.producer != "" {
-		return topo.ProducerJobSubject(r.producer, kind)
-	}
-	return topo.JobSubject(kind)
+	s, _ := jobSubject(topo, r.producer, kind)
+	return s
 }
 
 // replyPrefixFor is the prefix results come back under; "" means a
 // private inbox.
 func (r *routeFlags) replyPrefixFor(topo consumer.Topology) string {
-	if r.replyPrefix == "" && r.producer != "" {
+	if r.replyPrefix == "" && r.producer != consumer.DefaultProducer {
 		return topo.Prefix + ".results." + r.producer
 	}
 	return r.replyPrefix
@@ -204,7 +199,7 @@ func cmdBench(ctx context.Context, e env, args []string) (int, error) {
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
-	if _, err := litnode.ParsePKPPublicKey(*pkpHex); err != nil {
+	if err := checkJobPKP(*pkpHex); err != nil { // v3.go
 		return 2, fmt.Errorf("--pkp: %w", err)
 	}
 	if err := route.validate(); err != nil {

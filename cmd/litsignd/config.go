@@ -13,6 +13,7 @@ import (
 	"github.com/litsignd/litsignd/internal/buildinfo"
 	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/internal/natsflags"
+	"github.com/litsignd/litsignd/policy"
 )
 
 // config is the daemon's configuration, from flags with env fallbacks.
@@ -22,7 +23,15 @@ type config struct {
 	natsURL    string
 	natsListen string
 	nats       natsflags.Flags // authentication and TLS
+	natsConfig string          // embedded server: auth from this nats-server config
+	natsNoAuth bool            // embedded server: no auth (loopback only)
 	dataDir    string
+
+	acceptPlain    bool
+	defaultPolicy  string
+	streamMaxBytes int64
+	streamMaxMsgs  int64
+	auditMaxAge    time.Duration
 
 	network          string
 	rpcURL           string
@@ -52,6 +61,8 @@ type config struct {
 	maxAckPending    int
 	producers        string
 	allowDefault     bool
+
+	v3 v3Config // v3.go
 
 	devInfo     string
 	devnetNodes int
@@ -83,6 +94,13 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 	fs.StringVar(&cfg.natsURL, "nats-url", "", "NATS server URL; empty starts an embedded nats-server with JetStream")
 	fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", "listen address of the embedded nats-server")
 	cfg.nats.Register(fs)
+	fs.StringVar(&cfg.natsConfig, "nats-config", "", "embedded nats-server: users and permissions from this nats-server config file")
+	fs.BoolVar(&cfg.natsNoAuth, "nats-no-auth", false, "embedded nats-server without auth (loopback only; default: <data-dir>/nats-credentials)")
+	fs.BoolVar(&cfg.acceptPlain, "accept-plain-handoffs", false, "accept plain hand-offs (with --replicas > 1 the secret stays in raft logs)")
+	fs.StringVar(&cfg.defaultPolicy, "default-policy", "", `policy JSON for hand-offs without one (default {}: pkp-sign only)`)
+	fs.Int64Var(&cfg.streamMaxBytes, "stream-max-bytes", 256<<20, "MaxBytes of every stream and bucket litsignd creates (-1: none)")
+	fs.Int64Var(&cfg.streamMaxMsgs, "stream-max-msgs", 1_000_000, "MaxMsgs of every stream litsignd creates (-1: none)")
+	cli.DurationVar(fs, &cfg.auditMaxAge, "audit-max-age", 90*24*time.Hour, "how long the audit stream keeps records")
 	fs.StringVar(&cfg.dataDir, "data-dir", "litsignd-data", "directory of the embedded server's JetStream store (and dev-mode files)")
 
 	fs.StringVar(&cfg.network, "network", "naga-dev", "Lit network: naga-dev, naga-test, naga, or custom (with --rpc-url and the contract addresses, or --lit-nodes)")
@@ -120,6 +138,7 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 
 	// Defaults that only dev mode reads; flags that only dev mode declares.
 	cfg.devnetNodes, cfg.devnetSeed, cfg.devnetPKPs = 4, "litsignd-devnet", 3
+	registerV3Flags(fs, &cfg.v3, dev) // v3.go
 	if dev {
 		fs.StringVar(&cfg.devInfo, "dev-info", "", "where to write the description JSON (default <data-dir>/dev-info.json)")
 		fs.IntVar(&cfg.devnetNodes, "devnet-nodes", cfg.devnetNodes, "number of local Lit nodes")
@@ -254,10 +273,31 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.logFormat)
 	}
+	if _, err := policy.Parse([]byte(c.defaultPolicy)); err != nil {
+		return fmt.Errorf("--default-policy: %w", err)
+	}
+	if c.natsNoAuth && c.natsConfig != "" {
+		return errors.New("--nats-no-auth and --nats-config exclude each other")
+	}
+	if err := c.v3.validate(); err != nil {
+		return err
+	}
 	if _, err := consumer.ParseProducers(c.producers); err != nil {
 		return fmt.Errorf("--producers: %w", err)
 	}
 	return c.nats.Validate()
+}
+
+// jobsDefaultPolicy is the operator's default policy: --default-policy, or
+// policy.Default() (dev: policy.Permissive()).
+func (c *config) jobsDefaultPolicy() *policy.Policy {
+	if p, _ := policy.Parse([]byte(c.defaultPolicy)); p != nil {
+		return p
+	}
+	if c.dev {
+		return policy.Permissive()
+	}
+	return policy.Default()
 }
 
 // newLogger is the daemon's logger on w, in --log-format at --log-level.

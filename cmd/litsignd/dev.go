@@ -16,17 +16,22 @@ type devInfo struct {
 	NATSURL          string `json:"natsUrl"`
 	MetricsURL       string `json:"metricsUrl"`
 	SealingPublicKey string `json:"sealingPublicKey"`
+	// LitV3 is the v3 fake's dev account (v3.go); absent with --dev-v3=false.
+	LitV3 *devV3Info `json:"litV3,omitempty"`
 	devnet.Description
 }
 
 // writeDevInfo writes the description file (atomically, once everything is
 // ready) and prints the quickstart.
-func writeDevInfo(cfg *config, dn *devnet.Network, natsURL, sealingKey, metricsAddr string, stdout io.Writer) error {
+func writeDevInfo(cfg *config, dn *devnet.Network, v3 *v3Parts, natsURL, sealingKey, metricsAddr string, stdout io.Writer) error {
 	path := cfg.devInfo
 	if path == "" {
 		path = filepath.Join(cfg.dataDir, "dev-info.json")
 	}
 	info := devInfo{NATSURL: natsURL, MetricsURL: "http://" + metricsAddr + "/metrics", SealingPublicKey: sealingKey, Description: dn.Description()}
+	if v3 != nil {
+		info.LitV3 = v3.dev
+	}
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
@@ -60,7 +65,7 @@ Quickstart (in another terminal; needs jq):
 func quickstart(info, dataDir string) string {
 	return "INFO=" + info + `
 PKP=$(jq -r '.pkps[0].publicKey' $INFO)
-go run ./cmd/litsign delegate --dev-info $INFO --pkp $PKP > ` + dataDir + `/envelope.json    # ask the devnet for a delegation
+go run ./cmd/litsign delegate --dev-info $INFO --pkp $PKP --allow-actions '*' > ` + dataDir + `/envelope.json  # signing + any action
 go run ./cmd/litsign publish-delegation --dev-info $INFO --seal ` + dataDir + `/envelope.json  # hand it to litsignd, sealed
 go run ./cmd/litsign delegations --dev-info $INFO                    # PKP, session key, expiry
 go run ./cmd/litsign sign --dev-info $INFO --pkp $PKP --message hello  # a pkp-sign job: signature JSON

@@ -14,14 +14,15 @@ import (
 
 // startEmbedded starts an in-process nats-server with JetStream listening
 // on listen (HOST:PORT; port 0 picks a free one), storing in dir.
-func startEmbedded(listen, dir string, logger *slog.Logger) (*server.Server, error) {
+func startEmbedded(cfg *config, logger *slog.Logger) (*server.Server, []nats.Option, error) {
+	listen, dir := cfg.natsListen, cfg.dataDir
 	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
-		return nil, fmt.Errorf("--nats-listen %q: %w", listen, err)
+		return nil, nil, fmt.Errorf("--nats-listen %q: %w", listen, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return nil, fmt.Errorf("--nats-listen %q: bad port", listen)
+		return nil, nil, fmt.Errorf("--nats-listen %q: bad port", listen)
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
@@ -31,7 +32,7 @@ func startEmbedded(listen, dir string, logger *slog.Logger) (*server.Server, err
 		// use fails at once with the reason.
 		l, err := net.Listen("tcp", listen)
 		if err != nil {
-			return nil, fmt.Errorf("--nats-listen %s: %w", listen, err)
+			return nil, nil, fmt.Errorf("--nats-listen %s: %w", listen, err)
 		}
 		l.Close()
 	}
@@ -44,17 +45,21 @@ func startEmbedded(listen, dir string, logger *slog.Logger) (*server.Server, err
 		NoSigs:     true, // litsignd owns SIGINT/SIGTERM
 		NoLog:      true,
 	}
+	clientOpts, err := embeddedAuth(cfg, opts, logger)
+	if err != nil {
+		return nil, nil, err
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats-server: %w", err)
+		return nil, nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
 	go ns.Start()
 	if !ns.ReadyForConnections(15 * time.Second) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded nats-server did not become ready on %s", listen)
+		return nil, nil, fmt.Errorf("embedded nats-server did not become ready on %s", listen)
 	}
-	logger.Info("embedded nats-server started", "url", ns.ClientURL(), "store_dir", opts.StoreDir)
-	return ns, nil
+	logger.Info("embedded nats-server started", "url", ns.ClientURL(), "store_dir", opts.StoreDir, "auth", len(opts.Users) > 0 || len(opts.Nkeys) > 0 || opts.Authorization != "" || opts.Username != "")
+	return ns, clientOpts, nil
 }
 
 // natsOptions turns the authentication flags into nats.Options.

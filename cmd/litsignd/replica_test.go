@@ -62,7 +62,7 @@ func newDaemonHarness(t testing.TB) *daemonHarness {
 func (h *daemonHarness) args(addr string) []string {
 	c := h.net.ChainConfig()
 	return []string{
-		"--nats-url", h.natsURL, "--kek-file", h.kekFile, "--data-dir", h.t.TempDir(), "--metrics-listen", addr,
+		"--nats-url", h.natsURL, "--kek-file", h.kekFile, "--accept-plain-handoffs", "--data-dir", h.t.TempDir(), "--metrics-listen", addr,
 		"--network", "custom", "--rpc-url", h.net.RPCURL(), "--chain-id", fmt.Sprint(c.ChainID),
 		"--staking-address", c.StakingAddress.Hex(), "--price-feed-address", c.PriceFeedAddress.Hex(),
 		"--lit-http-protocol", "http://", "--lit-timeout", "30s", "--log-level", "warn",

@@ -88,12 +88,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var ns *server.Server
 	natsURL := cfg.natsURL
 	if natsURL == "" {
-		ns, err = startEmbedded(cfg.natsListen, cfg.dataDir, logger)
+		var embeddedOpts []nats.Option
+		ns, embeddedOpts, err = startEmbedded(cfg, logger)
 		if err != nil {
 			return err
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 		natsURL = ns.ClientURL()
+		nopts = append(nopts, embeddedOpts...)
 	}
 
 	// The local Lit network, in dev mode.
@@ -122,6 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	topo := consumer.TopologyFor(cfg.subjectPrefix)
 	topo.Replicas = cfg.replicas
+	topo.MaxBytes, topo.MaxMsgs = cfg.streamMaxBytes, cfg.streamMaxMsgs
 	// Read-only checks: the streams are ours (or absent) and the published
 	// sealing key is this KEK's (or absent).
 	if err := topo.Check(ctx, js); err != nil {
@@ -133,11 +136,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := topo.Ensure(ctx, js); err != nil {
 		return err
 	}
+	if err := topo.EnsureAudit(ctx, js, cfg.auditMaxAge); err != nil {
+		return err
+	}
 
 	events := &consumer.EventPublisher{JS: js, Topology: topo}
 	consumerMetrics := consumer.NewMetrics(reg)
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{
-		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead,
+		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead, MaxBytes: cfg.streamMaxBytes,
 		Logger: logger.With("component", "delegationstore"), Registerer: reg, HotDelegations: cfg.hotDelegations,
 		OnEvent: func(ev delegationstore.Event) {
 			exp := ev.Expiration.UTC()
@@ -150,6 +156,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	if err != nil {
 		return fmt.Errorf("open delegation store: %w", err)
+	}
+
+	v3, err := setupV3(cfg, store, reg, logger) // v3.go
+	if err != nil {
+		return err
+	}
+	if v3 != nil {
+		defer v3.close()
 	}
 
 	delStream, err := js.Stream(ctx, topo.DelegationsStream)
@@ -170,7 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	intake := &consumer.Intake{
 		Store: store, Events: events, Topology: topo, Sealing: sealing, Logger: logger.With("component", "intake"),
-		Metrics: consumerMetrics, MaxDeliver: intakeMaxDeliver,
+		Metrics: consumerMetrics, MaxDeliver: intakeMaxDeliver, AcceptPlain: cfg.acceptPlain || cfg.dev,
 		NetworkKey: func(ctx context.Context) (litnode.BLSPublicKey, error) {
 			if s, ok := lit.State(); ok {
 				return s.NetworkPublicKey, nil
@@ -182,6 +196,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return s.NetworkPublicKey, nil
 		},
 		SecureDelete: func(ctx context.Context, seq uint64) error { return delStream.SecureDeleteMsg(ctx, seq) },
+	}
+	if v3 != nil {
+		intake.V3 = v3.intake
 	}
 
 	// Sign jobs.
@@ -211,6 +228,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Delegations: store, Signer: lit, Results: &consumer.NATSResults{Conn: nc, JS: js, Topology: topo}, Events: events,
 		Topology: topo, Producers: producers, Ledger: ledger, Stream: jobStream, SessionTTL: cfg.sessionTTL, MaxDeliver: cfg.jobMaxDeliver,
 		Heartbeat: cfg.jobAckWait / 3, Logger: logger.With("component", "jobs"), Metrics: consumerMetrics,
+		DefaultPolicy: cfg.jobsDefaultPolicy(),
+		Audit: &consumer.NATSAudit{JS: js, Topology: topo, OnError: func(rec consumer.AuditRecord, err error) {
+			logger.Error("audit record not written", "job", rec.JobID, "producer", rec.Producer, "err", err)
+			consumerMetrics.AuditFailed()
+		}},
+	}
+	if v3 != nil {
+		jobs.V3 = v3.backend
 	}
 
 	// Everything is in place: publish the sealing public key where clients
@@ -263,6 +288,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error { return serveHTTP(gctx, ln, reg, checks, logger) })
+	g.Go(func() error { return v3.runPoller(gctx) })
 	if cfg.pprofListen != "" {
 		pln, err := net.Listen("tcp", cfg.pprofListen)
 		if err != nil {
@@ -306,7 +332,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := lit.Connect(gctx); err != nil {
 			return fmt.Errorf("dev: connect to the local Lit network: %w", err)
 		}
-		if err := writeDevInfo(cfg, dn, natsURL, sealing.PublicKeyHex(), ln.Addr().String(), stdout); err != nil {
+		if err := writeDevInfo(cfg, dn, v3, natsURL, sealing.PublicKeyHex(), ln.Addr().String(), stdout); err != nil {
 			return err
 		}
 	}

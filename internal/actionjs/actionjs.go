@@ -20,7 +20,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/dop251/goja"
 )
@@ -55,20 +54,16 @@ type VM struct {
 	// baseline is a snapshot of the objects a run could change.
 	baseline []objSnapshot
 	dirty    bool
-	uses     int
 	// ethersLoaded is set once the ethers global was first read; until
 	// then it is an accessor that loads the library (lazyEthers).
 	ethersLoaded bool
+	warm         bool // Prewarm built ethers' curve tables
 	lazyGetter   goja.Value
 	lazySetter   goja.Value
 }
 
 // EthersLoaded reports whether an action of this VM has used ethers.
 func (vm *VM) EthersLoaded() bool { return vm.ethersLoaded }
-
-// Fresh reports whether vm has not been used by a run before (it was just
-// made: callers that measure heap growth collect garbage first).
-func (vm *VM) Fresh() bool { return vm.uses == 0 }
 
 type objSnapshot struct {
 	obj   *goja.Object
@@ -114,7 +109,6 @@ func (p *Pool) Release(vm *VM) {
 		return
 	}
 	vm.console = nil
-	vm.uses++
 	vm.R.SetPromiseRejectionTracker(nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -123,18 +117,29 @@ func (p *Pool) Release(vm *VM) {
 	}
 }
 
-// Prewarm makes n VMs and puts them in the pool, using ethers' secp256k1 once
-// in each so the first signing run does not pay for it.
+// Prewarm makes sure the pool holds n VMs (at most its idle limit) with
+// ethers loaded and its secp256k1 tables built, so the first signing runs do
+// not pay for them. VMs already warm are not warmed again.
 func (p *Pool) Prewarm(n int) error {
-	for range n {
-		vm, err := NewVM()
+	vms := make([]*VM, 0, n)
+	defer func() {
+		for _, vm := range vms {
+			p.Release(vm)
+		}
+	}()
+	for range min(n, p.maxIdle) {
+		vm, err := p.Acquire()
 		if err != nil {
 			return err
+		}
+		vms = append(vms, vm)
+		if vm.warm {
+			continue
 		}
 		if _, err := vm.R.RunString(`ethers.utils.computePublicKey("0x0000000000000000000000000000000000000000000000000000000000000001")`); err != nil {
 			return err
 		}
-		p.Release(vm)
+		vm.warm = true
 	}
 	return nil
 }
@@ -145,16 +150,10 @@ func (vm *VM) MarkDirty() { vm.dirty = true }
 // SetConsole routes console.* of the VM to fn until Release.
 func (vm *VM) SetConsole(fn func(level, line string) error) { vm.console = fn }
 
-// created counts the VMs made and the ethers loads in this process.
-var created atomic.Int64
-
-// Created returns how many VMs this process has made or loaded ethers into.
-// A memory watchdog that measures the process heap re-bases when it
-// changes: a new VM, or the library loaded, is not a run's allocation.
-func Created() int64 { return created.Load() }
-
 // NewVM makes a VM with the globals of the package doc.
 func NewVM() (*VM, error) {
+	beginStep()
+	defer endStep()
 	if _, err := ethersProgram(); err != nil {
 		return nil, fmt.Errorf("actionjs: compiling ethers: %w", err)
 	}
@@ -210,7 +209,6 @@ func NewVM() (*VM, error) {
 		return nil, err
 	}
 	vm.snapshot()
-	created.Add(1)
 	return vm, nil
 }
 
@@ -227,6 +225,8 @@ func (vm *VM) loadEthers() (goja.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	beginStep()
+	defer endStep()
 	g := vm.R.GlobalObject()
 	if err := g.Delete("ethers"); err != nil {
 		return nil, err
@@ -236,7 +236,6 @@ func (vm *VM) loadEthers() (goja.Value, error) {
 		return nil, fmt.Errorf("actionjs: loading ethers: %w", err)
 	}
 	vm.ethersLoaded = true
-	created.Add(1) // a heap step that is no run's allocation (see Created)
 	v := g.Get("ethers")
 	if len(vm.baseline) > 0 {
 		vm.baseline[0].props["ethers"] = v

@@ -2,7 +2,9 @@ package actionjs
 
 import (
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The published ethers loads and signs like go-ethereum (docs/lit-v3.md §4.4
@@ -67,29 +69,57 @@ func TestEthersGlobalAndReuse(t *testing.T) {
 	}
 }
 
+// The costs of a VM's life, with CPU time per op (independent of how loaded
+// the machine is): a bare VM, ethers loaded into it, and ethers' first
+// secp256k1 use (its tables are built per VM).
 func BenchmarkNewVM(b *testing.B) {
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := NewVM(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
-// BenchmarkFirstCurveUse is ethers' first secp256k1 use in a fresh VM (its
-// precomputed tables are built per VM), the cost Prewarm moves off the
-// first signing run.
+func BenchmarkLoadEthers(b *testing.B) {
+	benchStep(b, nil, `ethers.version`)
+}
+
 func BenchmarkFirstCurveUse(b *testing.B) {
+	benchStep(b, []string{`ethers.version`}, `new ethers.Wallet("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318").address`)
+}
+
+// benchStep times code in a fresh VM after the untimed setup scripts.
+func benchStep(b *testing.B, setup []string, code string) {
+	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		vm, err := NewVM()
 		if err != nil {
 			b.Fatal(err)
 		}
+		for _, s := range setup {
+			if _, err := vm.R.RunString(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu0 := cpuTime()
 		b.StartTimer()
-		if _, err := vm.R.RunString(`new ethers.Wallet("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318").address`); err != nil {
+		if _, err := vm.R.RunString(code); err != nil {
 			b.Fatal(err)
 		}
+		cpu += cpuTime() - cpu0
 	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Until an action reads it, ethers is not loaded; a run that writes or

@@ -137,11 +137,6 @@ func runAction(spec actionSpec) (res actionResult) {
 	if err != nil {
 		return actionResult{outcome: actionAborted, err: "could not start the action runtime: " + err.Error()}
 	}
-	if pooled.Fresh() {
-		// The new VM (ethers loaded) is not the action's memory: let the
-		// watchdog's baseline include it.
-		runtime.GC()
-	}
 	a := &actionRun{spec: spec, vm: pooled.R}
 	defer func() {
 		res.logs, res.response = a.logs.String(), a.response
@@ -244,11 +239,8 @@ func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
 	defer timer.Stop()
 	tick := time.NewTicker(memSampleEvery)
 	defer tick.Stop()
-	base := heapLive()
-	// A VM made by any run (ethers loaded) shows up in the live heap after
-	// the next collection; re-base then, so it does not count as this
-	// run's growth.
-	vms, rebaseAfter := actionjs.Created(), int64(-1)
+	// VMs made and ethers loaded meanwhile (by any run) do not count.
+	guard := actionjs.NewHeapGuard()
 	for {
 		select {
 		case <-done:
@@ -260,21 +252,15 @@ func watchAction(vm *goja.Runtime, spec actionSpec, done <-chan struct{}) {
 			vm.Interrupt(&interruption{actionTimedOut, fmt.Sprintf("Lit Action timed out after %s", spec.timeout)})
 			return
 		case <-tick.C:
-			if n := actionjs.Created(); n != vms {
-				vms, rebaseAfter = n, gcCycles()
-			}
-			if rebaseAfter >= 0 && gcCycles() > rebaseAfter {
-				base, rebaseAfter = max(base, heapLive()), -1
-			}
 			limit := spec.memLimit
 			for range max(runningActions.Load(), 1) - 1 {
 				limit = satAdd(limit, spec.memLimit)
 			}
-			allowed := satAdd(base, limit)
+			allowed := satAdd(guard.Base(), limit)
 			if heapObjects() > satAdd(allowed, allowed) {
 				forceGC()
 			}
-			if g := grown(heapLive(), base); g > limit {
+			if g, ok := guard.Grown(); ok && g > limit {
 				vm.Interrupt(&interruption{actionOutOfMemory,
 					fmt.Sprintf("Lit Action exceeded its memory limit: the live heap grew by %d bytes, the limit is %d bytes", g, spec.memLimit)})
 				return
@@ -306,21 +292,8 @@ func satAdd(a, b uint64) uint64 {
 	return a + b
 }
 
-func grown(now, base uint64) uint64 {
-	if now <= base {
-		return 0
-	}
-	return now - base
-}
-
 // heapObjects returns the bytes of heap objects, live or garbage.
 func heapObjects() uint64 { return readMetric("/memory/classes/heap/objects:bytes") }
-
-// gcCycles returns the number of completed collections.
-func gcCycles() int64 { return int64(readMetric("/gc/cycles/total:gc-cycles")) }
-
-// heapLive returns the live heap as of the last garbage collection.
-func heapLive() uint64 { return readMetric("/gc/heap/live:bytes") }
 
 func readMetric(name string) uint64 {
 	s := []metrics.Sample{{Name: name}}

@@ -3,7 +3,9 @@ package v3fake_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/common"
@@ -92,6 +94,36 @@ func TestSigningGuideAction(t *testing.T) {
 		t.Fatalf("signature recovers to %s, want %s", crypto.PubkeyToAddress(*pub), s.wallet)
 	}
 	if n := s.fake.Runs(mustCID(t, signingGuideAction)); n != 1 {
+		t.Fatalf("runs = %d", n)
+	}
+}
+
+// With MaxConcurrentRuns, a request that arrives while the node is busy
+// gets 429 before auth and runs nothing.
+func TestMaxConcurrentRuns(t *testing.T) {
+	block := `async function main() { const t = Date.now(); while (Date.now() - t < 1500) {} return 1; }`
+	s := newSetup(t, v3fake.Config{MaxConcurrentRuns: 1}, mustCID(t, block))
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.client.LitAction(context.Background(), s.key, litv3.ActionRequest{Code: block})
+		done <- err
+	}()
+	for s.fake.Running() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the first run ended before it was seen running: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	_, err := s.client.LitAction(context.Background(), s.key, litv3.ActionRequest{Code: block})
+	var e *litv3.Error
+	if !errors.As(err, &e) || e.Status != 429 || e.MayHaveRun || !litv3.Retryable(err) {
+		t.Fatalf("busy node: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := s.fake.Runs(mustCID(t, block)); n != 1 {
 		t.Fatalf("runs = %d", n)
 	}
 }

@@ -28,7 +28,7 @@ type litActionRequest struct {
 // docs/lit-v3.md §3.3.
 func (s *Server) handleLitAction(w http.ResponseWriter, r *http.Request) {
 	// 2. CpuAvailable, before auth.
-	if s.overloaded.Load() {
+	if s.overloaded.Load() || (s.cfg.MaxConcurrentRuns > 0 && s.inFlight.Load() >= int64(s.cfg.MaxConcurrentRuns)) {
 		s.catcher(w, r, http.StatusTooManyRequests, msgOverloaded, fixOverloaded)
 		return
 	}
@@ -155,9 +155,11 @@ func (s *Server) handleLitAction(w http.ResponseWriter, r *http.Request) {
 	if c := r.Header.Get("X-Correlation-Id"); c != "" {
 		headers["x-correlation-id"] = c
 	}
+	s.inFlight.Add(1)
 	start := time.Now()
 	out := s.run(runSpec{res: res, cid: cid, cidHash: cidHash, code: code, params: params, headers: headers,
 		credits: credits, billing: billing, start: start})
+	s.inFlight.Add(-1)
 	if billing {
 		secs := int64(time.Since(start) / time.Second)
 		s.charge(res.acct, max(1, min(secs, max(credits, 1))))

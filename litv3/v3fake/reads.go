@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"slices"
 	"strconv"
@@ -169,6 +170,72 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, key st
 	s.mu.Unlock()
 	if !ok {
 		s.unknownKeyOnRead(w, r, "list_groups")
+		return
+	}
+	p, ok := page(items, r)
+	if !ok {
+		s.catcher(w, r, http.StatusUnprocessableEntity, "", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// handleListActions is GET /list_actions: the action ids (CID hashes) of a
+// group, or of every group for group_id 0 or absent; the wildcard is listed
+// as {"id":"n/a","name":"Any",…}. The fake keeps no action metadata
+// (add_action), so names and descriptions are empty.
+func (s *Server) handleListActions(w http.ResponseWriter, r *http.Request, key string) {
+	type item struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	var gid uint64
+	if q := r.URL.Query().Get("group_id"); q != "" {
+		base := 10
+		if strings.HasPrefix(q, "0x") {
+			base = 16
+		}
+		n, ok := new(big.Int).SetString(strings.TrimPrefix(q, "0x"), base)
+		if !ok || !n.IsUint64() {
+			handlerError(w, http.StatusBadRequest, "Invalid group_id: "+q)
+			return
+		}
+		gid = n.Uint64()
+	}
+	s.mu.Lock()
+	res, ok := s.resolve(key)
+	var items []item
+	seen := map[common.Hash]bool{}
+	if ok {
+		var ids []uint64
+		for id := range res.acct.groups {
+			if gid == 0 || id == gid {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			var hs []common.Hash
+			for h, g := range res.acct.groups[id].cids {
+				if g.removed.IsZero() && !seen[h] {
+					seen[h] = true
+					hs = append(hs, h)
+				}
+			}
+			slices.SortFunc(hs, func(a, b common.Hash) int { return strings.Compare(a.Hex(), b.Hex()) })
+			for _, h := range hs {
+				if h == (common.Hash{}) {
+					items = append(items, item{ID: "n/a", Name: "Any", Description: "Any action received."})
+				} else {
+					items = append(items, item{ID: h.Hex()})
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.unknownKeyOnRead(w, r, "list_actions")
 		return
 	}
 	p, ok := page(items, r)

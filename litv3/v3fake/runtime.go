@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"runtime"
-	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -77,9 +75,6 @@ func (s *Server) run(spec runSpec) (out runOutcome) {
 	vm, err := actionjs.Shared().Acquire()
 	if err != nil {
 		return runOutcome{err: "tonic unavailable error: " + err.Error()}
-	}
-	if vm.Fresh() {
-		runtime.GC() // the new VM is not the action's memory (see watch)
 	}
 	a := &actionRun{s: s, spec: spec, vm: vm, r: vm.R, wallets: map[string]*ecdsa.PrivateKey{}}
 	defer func() {
@@ -184,11 +179,9 @@ func (a *actionRun) watch(done <-chan struct{}) {
 	defer timer.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	base := heapLive()
+	// VMs made and ethers loaded meanwhile (by any run) do not count.
+	guard := actionjs.NewHeapGuard()
 	limit := cfg.MemoryLimitMB << 20
-	// A VM made meanwhile by another run is not this run's memory: re-base
-	// after the collection that first sees it.
-	vms, rebaseAfter := actionjs.Created(), int64(-1)
 	for {
 		select {
 		case <-done:
@@ -201,32 +194,13 @@ func (a *actionRun) watch(done <-chan struct{}) {
 				a.r.Interrupt(&interruption{msgOutOfFunds})
 				return
 			}
-			if n := actionjs.Created(); n != vms {
-				vms, rebaseAfter = n, gcCycles()
-			}
-			if rebaseAfter >= 0 && gcCycles() > rebaseAfter {
-				base, rebaseAfter = max(base, heapLive()), -1
-			}
 			allowed := limit * uint64(max(running.Load(), 1))
-			if h := heapLive(); h > base && h-base > allowed {
+			if g, ok := guard.Grown(); ok && g > allowed {
 				a.r.Interrupt(&interruption{fmt.Sprintf("status: ResourceExhausted, message: \"Your function exceeded the maximum memory of %d MB and was terminated.\" (tonic resource exhausted error)", cfg.MemoryLimitMB)})
 				return
 			}
 		}
 	}
-}
-
-func heapLive() uint64 { return readMetric("/gc/heap/live:bytes") }
-
-func gcCycles() int64 { return int64(readMetric("/gc/cycles/total:gc-cycles")) }
-
-func readMetric(name string) uint64 {
-	s := []metrics.Sample{{Name: name}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }
 
 // install sets the per-run globals (docs/lit-v3.md §4.2, §4.3).

@@ -57,6 +57,10 @@ type Config struct {
 	// refused a CID (or a wallet in a CID), the refusal persists this long
 	// even after the grant propagated. 0 turns it off.
 	StaleDenial time.Duration
+	// MaxConcurrentRuns makes the fake shed load like the service's
+	// CpuAvailable guard (docs/lit-v3.md §3.3 step 2): while this many
+	// actions run, /lit_action answers 429 before auth. 0 is no limit.
+	MaxConcurrentRuns int
 	// MasterKeyExecutes lets the account key run actions; by the contract
 	// code it may not (docs/lit-v3.md §2.3, U2), which is the default.
 	MasterKeyExecutes bool
@@ -107,6 +111,7 @@ type Server struct {
 	total  atomic.Int64
 
 	overloaded    atomic.Bool
+	inFlight      atomic.Int64
 	billingOutage atomic.Bool
 	newAccounts   newAccountLimiter
 }
@@ -176,6 +181,9 @@ func (s *Server) SetOverloaded(on bool) { s.overloaded.Store(on) }
 // v1.2, 402 on April.
 func (s *Server) SetBillingOutage(on bool) { s.billingOutage.Store(on) }
 
+// Running returns how many actions are running now.
+func (s *Server) Running() int64 { return s.inFlight.Load() }
+
 // Runs returns how many times the action with this CID started running.
 func (s *Server) Runs(cid string) int {
 	s.mu.Lock()
@@ -199,6 +207,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /core/v1/list_wallets", s.keyed(s.handleListWallets))
 	mux.HandleFunc("GET /core/v1/list_wallets_in_group", s.keyed(s.handleListWalletsInGroup))
 	mux.HandleFunc("GET /core/v1/list_groups", s.keyed(s.handleListGroups))
+	mux.HandleFunc("GET /core/v1/list_actions", s.keyed(s.handleListActions))
 	mux.HandleFunc("GET /core/v1/billing/balance", s.keyed(s.handleBalance))
 	mux.HandleFunc("GET /core/v1/version", s.handleVersion)
 	mux.HandleFunc("GET /core/v1/get_lit_action_client_config", s.handleClientConfig)

@@ -126,6 +126,11 @@ func TestManagementOverHTTP(t *testing.T) {
 	if st != 200 || !strings.Contains(string(body), `"api_key_hash":"`+key.HashHex()+`"`) || !strings.Contains(string(body), `"can_execute_in_groups":[1]`) {
 		t.Fatalf("list_api_keys %d %s", st, body)
 	}
+	// list_actions shows the CID hash in the group.
+	st, body = call(t, f, "GET", "list_actions?group_id=1&page_number=0&page_size=10", acct.APIKey, nil)
+	if st != 200 || string(body) != `[{"id":"0x`+hexOf(h[:])+`","name":"","description":""}]` {
+		t.Fatalf("list_actions %d %s", st, body)
+	}
 	// Removing the key: the next action gets 401.
 	if st, body := call(t, f, "POST", "remove_usage_api_key", acct.APIKey, map[string]string{"usage_api_key": uk.Key}); st != 200 {
 		t.Fatalf("remove_usage_api_key %d %s", st, body)
