@@ -262,9 +262,10 @@ func TestExecJobsActionFailures(t *testing.T) {
 // the race detector does not turn the hog into a timeout.)
 func TestExecJobsMemoryHog(t *testing.T) {
 	// A small memory limit and a long time limit, so that on a loaded
-	// machine the hog reaches its memory limit long before the time limit.
-	n := startExecDevnetWith(t, devnet.Config{Nodes: 4, NodeTimeout: 70 * time.Second, ActionTimeout: 60 * time.Second, ActionMemoryLimit: 32 << 20})
-	e := newJobsEnv(t, jobsEnvConfig{net: n, litTimeout: 70 * time.Second, timeout: 90 * time.Second})
+	// machine (the race detector at load 25) the hog reaches its memory
+	// limit long before the time limit.
+	n := startExecDevnetWith(t, devnet.Config{Nodes: 4, NodeTimeout: 2 * time.Minute, ActionTimeout: 90 * time.Second, ActionMemoryLimit: 32 << 20})
+	e := newJobsEnv(t, jobsEnvConfig{net: n, litTimeout: 2 * time.Minute, timeout: 3 * time.Minute})
 	p := e.net.PKPs()[0]
 	e.delegate(p, "lit-action-execution:*")
 	code := `console.log("hogging"); const a = []; for (;;) { a.push(new Array(1 << 18).fill(7)); }`

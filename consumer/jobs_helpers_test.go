@@ -545,4 +545,4 @@ func (lostAck) InProgress() error                { return nil }
 // resultWait bounds how long a test waits for a job's result. It is long
 // on purpose: a passing test returns as soon as the result arrives, and a
 // loaded 2-core machine running the race detector can take many seconds.
-const resultWait = 90 * time.Second
+const resultWait = 3 * time.Minute
