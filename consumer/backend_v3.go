@@ -314,8 +314,13 @@ func (v *v3Job) Sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.
 		return none, err
 	}
 	req := V3ActionRequest{Code: v3SignAction, JSParams: map[string]any{"pkpId": v.cred.Address, "digest": "0x" + hex.EncodeToString(digest[:])}}
-	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "sign", req, log, nil)
-	v.j.audit(ctx, msg, job, err, log)
+	reached := false
+	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "sign", req, log, func() { reached = true })
+	defer func() {
+		if reached {
+			v.audit(ctx, msg, job, err, log) // err: the final outcome (verification included)
+		}
+	}()
 	if err != nil {
 		var ve *V3Error
 		if errors.As(err, &ve) && ve.Kind == V3ActionFailed && strings.Contains(ve.Message, "cannot use selected wallet") {
@@ -407,8 +412,8 @@ func (v *v3Job) Execute(ctx context.Context, msg jetstream.Msg, job Job, log *sl
 		req.IPFSID = job.IPFSID
 	}
 	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "execute", req, log, func() { f.called = true })
-	if err == nil || V3MayHaveRun(err) {
-		v.j.audit(ctx, msg, job, err, log)
+	if f.called {
+		v.audit(ctx, msg, job, err, log)
 	}
 	if err == nil {
 		f.mayHaveRun = true
@@ -462,8 +467,11 @@ func v3Outcome(err error) string {
 	return string(V3Unavailable)
 }
 
-// V3MayHaveRun reports whether a failed v3 call may have run the action.
-func V3MayHaveRun(err error) bool {
-	var ve *V3Error
-	return !errors.As(err, &ve) || ve.MayHaveRun || ve.Kind == V3ActionFailed
+// audit records a v3 job that reached the service (audit.go; the same
+// trail as Naga's).
+func (v *v3Job) audit(ctx context.Context, msg jetstream.Msg, job Job, err error, log *slog.Logger) {
+	if job.PKPHex == "" {
+		job.PKPHex = v.cred.Address
+	}
+	v.j.auditAs(ctx, msg, job, err, log, delegationstore.BackendLitV3, 0)
 }

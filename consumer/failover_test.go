@@ -618,6 +618,44 @@ func runFailover(t *testing.T, name string, dn *devnet.Network, fault func(c *fo
 	}
 	if row.lost > 0 {
 		t.Errorf("%s: %d of %d jobs got no result", name, row.lost, nJobs)
+		// Where each lost job is: the ledger, the work queue, the consumer.
+		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer dcancel()
+		kv, _ := adminJS.KeyValue(dctx, topo.JobsBucket)
+		for _, id := range ids {
+			if len(got[id]) > 0 {
+				continue
+			}
+			entry := "none"
+			if kv != nil {
+				if e, err := NewLedger(kv).Get(dctx, LedgerKey("fo", id)); err != nil {
+					entry = err.Error()
+				} else if e != nil {
+					entry = fmt.Sprintf("%s deliveries=%d undeliverable=%v subject=%s", e.State, e.Deliveries, e.Undeliverable, e.Subject)
+				}
+			}
+			signer.mu.Lock()
+			n := signer.n["fo "+id]
+			signer.mu.Unlock()
+			t.Logf("lost %s: ledger %s; signings %d", id, entry, n)
+		}
+		if s, err := adminJS.Stream(dctx, topo.JobsStream); err == nil {
+			info, _ := s.Info(dctx)
+			if info != nil {
+				t.Logf("LIT_JOBS: %d messages, first seq %d", info.State.Msgs, info.State.FirstSeq)
+			}
+			if c, err := s.Consumer(dctx, topo.JobsConsumer); err == nil {
+				ci, _ := c.Info(dctx)
+				if ci != nil {
+					t.Logf("jobs consumer: pending %d, ack pending %d, redelivered %d, waiting %d", ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting)
+				}
+			}
+		}
+		if s, err := adminJS.Stream(dctx, topo.ExhaustedStream()); err == nil {
+			if info, _ := s.Info(dctx); info != nil {
+				t.Logf("%s: %d messages", topo.ExhaustedStream(), info.State.Msgs)
+			}
+		}
 	}
 	return row
 }

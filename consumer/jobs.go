@@ -674,6 +674,9 @@ func (f *finisher) publish(ctx context.Context, subject string, body []byte) boo
 	return false
 }
 
+// ackTimeout bounds waiting for the server to confirm an ack.
+const ackTimeout = 10 * time.Second
+
 // Result publish retries within one delivery: a JetStream publish that
 // times out or finds no responders while the results stream elects a
 // leader is retried for up to publishRetryBudget; a refusal (permission
@@ -742,7 +745,9 @@ func (f *finisher) nak(code string, delay time.Duration) {
 // ack acknowledges with the server's confirmation, after the result is
 // published (docs/jetstream.md A.2, A.6).
 func (f *finisher) ack(ctx context.Context) {
-	if err := f.msg.DoubleAck(ctx); err != nil {
+	actx, cancel := context.WithTimeout(ctx, ackTimeout) // a server that hangs must not hold the worker
+	defer cancel()
+	if err := f.msg.DoubleAck(actx); err != nil {
 		if f.ledgered {
 			f.log.Warn("ack failed after the result was recorded and published; the redelivery will publish the same recorded result again", "err", err)
 		} else {
@@ -779,7 +784,9 @@ func (j *Jobs) publishNeeded(ctx context.Context, job Job, code string, cause er
 		return
 	}
 	ev := DelegationEvent{Type: EventNeeded, PKPPublicKey: job.PKPHex, Reason: code, Message: errorMessage(cause), JobID: job.ID, At: j.now().UTC()}
-	if err := j.Events.Publish(ctx, ev, msgID); err != nil {
+	ectx, cancel := context.WithTimeout(ctx, publishAttemptTimeout)
+	defer cancel()
+	if err := j.Events.Publish(ectx, ev, msgID); err != nil {
 		log.Warn("publish delegation needed event", "err", err)
 	}
 }
@@ -897,7 +904,9 @@ func (j *Jobs) HandleExhausted(ctx context.Context, msg jetstream.Msg) {
 	}
 	log.Warn("job exhausted its deliveries; final result published and job removed", "subject", subject)
 	j.Metrics.exhausted()
-	if err := msg.DoubleAck(ctx); err != nil {
+	actx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
+	if err := msg.DoubleAck(actx); err != nil {
 		log.Warn("ack advisory", "err", err)
 	}
 }

@@ -189,7 +189,19 @@ func (t Topology) Check(ctx context.Context, js jetstream.JetStream) error {
 }
 
 func (t Topology) checkStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
-	s, err := js.Stream(ctx, cfg.Name)
+	var s jetstream.Stream
+	// Retried like the writes: before a fresh cluster has a meta leader,
+	// the lookup times out (jsapi).
+	err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) (err error) {
+		s, err = js.Stream(ctx, cfg.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err == nil && s == nil {
+		err = jetstream.ErrStreamNotFound
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 	case err != nil:
@@ -203,7 +215,17 @@ func (t Topology) checkStream(ctx context.Context, js jetstream.JetStream, cfg j
 		}
 	}
 	for _, subj := range cfg.Subjects {
-		other, err := js.StreamNameBySubject(ctx, subj)
+		var other string
+		err := jsapi.Retry(ctx, 10, 5*time.Second, func(ctx context.Context) (err error) {
+			other, err = js.StreamNameBySubject(ctx, subj)
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err == nil && other == "" {
+			err = jetstream.ErrStreamNotFound
+		}
 		switch {
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 		case err != nil:
