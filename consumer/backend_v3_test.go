@@ -165,21 +165,24 @@ type v3Env struct {
 	seal   *SealingKey
 }
 
-func newV3Env(t testing.TB, cfg jobsEnvConfig) *v3Env {
+func newV3Env(t testing.TB, cfg jobsEnvConfig, opts ...func(*V3Backend)) *v3Env {
 	t.Helper()
 	svc := newMemV3()
-	e := newV3EnvWith(t, cfg, svc, svc)
+	e := newV3EnvWith(t, cfg, svc, svc, opts...)
 	e.svc = svc
 	return e
 }
 
 // newV3EnvWith is newV3Env on another service.
-func newV3EnvWith(t testing.TB, cfg jobsEnvConfig, client V3Client, checker V3Checker) *v3Env {
+func newV3EnvWith(t testing.TB, cfg jobsEnvConfig, client V3Client, checker V3Checker, opts ...func(*V3Backend)) *v3Env {
 	t.Helper()
 	e := &v3Env{}
 	cfg.configure = func(j *Jobs) {
 		e.creds = j.Delegations.(*delegationstore.Store).V3()
 		e.v3 = &V3Backend{Credentials: e.creds, Client: client, GrantWindow: -1, Metrics: NewV3Metrics(prometheus.NewRegistry())}
+		for _, o := range opts {
+			o(e.v3)
+		}
 		j.V3 = e.v3
 	}
 	e.jobsEnv = newJobsEnv(t, cfg)
@@ -507,5 +510,29 @@ func TestV3JobsAudited(t *testing.T) {
 	})
 	if rec.Kind != KindPKPSign || rec.Outcome != StatusOK || !strings.HasPrefix(rec.Digest, "0x") || rec.Nodes != 0 {
 		t.Fatalf("audit record = %+v", rec)
+	}
+}
+
+// Within the grant-propagation window after a hand-off, a 403 (answered
+// before anything runs or bills) is retried, and the job succeeds once the
+// grant has propagated (after the window a 403 is scope_denied at once:
+// TestV3ErrorsMapToCodes).
+func TestV3GrantPropagationWindow(t *testing.T) {
+	e := newV3Env(t, jobsEnvConfig{}, func(b *V3Backend) { b.GrantWindow = time.Minute })
+	addr, _ := e.svc.wallet(t)
+	e.storeV3(addr, e.svc.account(t, 100, []string{V3SignActionCID()}, addr))
+	forbidden := &V3Error{Kind: V3Forbidden, Status: 403, Message: "The provided API key is not authorized to execute the specified action (…)."}
+	e.svc.mu.Lock()
+	e.svc.failNext = []error{forbidden, forbidden}
+	e.svc.mu.Unlock()
+	r := e.v3JobResult(KindPKPSign, map[string]any{"pkpPublicKey": addr, "toSign": "after propagation"})
+	if r.Status != StatusOK {
+		t.Fatalf("job during the grant window: %+v", r.Error)
+	}
+	e.svc.mu.Lock()
+	calls := e.svc.calls
+	e.svc.mu.Unlock()
+	if calls != 3 {
+		t.Fatalf("%d calls, want 2 refused and 1 that signed", calls)
 	}
 }
