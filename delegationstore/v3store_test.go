@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,8 +100,8 @@ func TestV3Expiry(t *testing.T) {
 	_, url := natstest.RunJetStream(t)
 	_, js := natstest.Connect(t, url)
 	now := time.Now()
-	clock := now
-	v3 := openStore(t, js, delegationstore.Config{Now: func() time.Time { return clock }}).V3()
+	var skew atomic.Int64 // the test's clock is now + skew
+	v3 := openStore(t, js, delegationstore.Config{Now: func() time.Time { return now.Add(time.Duration(skew.Load())) }}).V3()
 	ctx := t.Context()
 	addr := "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23"
 	if _, err := v3.Put(ctx, &delegationstore.V3Credential{Address: addr, UsageKey: testUsageKey, ExpiresAt: now.Add(-time.Second)}, now); !errors.Is(err, delegationstore.ErrExpired) {
@@ -112,7 +113,7 @@ func TestV3Expiry(t *testing.T) {
 	if _, err := v3.Get(ctx, addr); err != nil {
 		t.Fatal(err)
 	}
-	clock = now.Add(time.Hour)
+	skew.Store(int64(time.Hour))
 	if _, err := v3.Get(ctx, addr); !errors.Is(err, delegationstore.ErrExpired) {
 		t.Fatalf("Get past expiresAt = %v, want ErrExpired", err)
 	}
