@@ -30,8 +30,9 @@ type AuditRecord struct {
 	Digest   string    `json:"digest,omitempty"` // 0x + hex of the signed digest
 	CID      string    `json:"cid,omitempty"`
 	Chain    string    `json:"chain,omitempty"`
-	Outcome  string    `json:"outcome"` // "ok" or the job's error code
-	Nodes    int       `json:"nodes"`   // nodes asked (the network's threshold)
+	Outcome  string    `json:"outcome"`           // "ok" or the job's error code
+	Nodes    int       `json:"nodes"`             // nodes asked (the Naga network's threshold; 0 on Lit v3)
+	Backend  string    `json:"backend,omitempty"` // "naga" or "lit-v3"
 	Delivery uint64    `json:"delivery,omitempty"`
 	At       time.Time `json:"at"`
 }
@@ -125,10 +126,21 @@ type nodeCounter interface {
 // failure to record is logged and counted (AuditFailed), and does not fail
 // the job: the nodes have already acted.
 func (j *Jobs) audit(ctx context.Context, msg jetstream.Msg, job Job, err error, log *slog.Logger) {
+	nodes := 0
+	if nc, ok := j.Signer.(nodeCounter); ok {
+		if s, ok := nc.State(); ok {
+			nodes = s.Threshold
+		}
+	}
+	j.auditAs(ctx, msg, job, err, log, "naga", nodes)
+}
+
+// auditAs is audit for a backend (the Lit v3 backend asks no nodes).
+func (j *Jobs) auditAs(ctx context.Context, msg jetstream.Msg, job Job, err error, log *slog.Logger, backend string, nodes int) {
 	if j.Audit == nil {
 		return
 	}
-	rec := AuditRecord{JobID: job.ID, Producer: producerOf(job), PKP: job.PKPHex, Kind: job.Kind, Outcome: StatusOK, At: j.now().UTC()}
+	rec := AuditRecord{JobID: job.ID, Producer: producerOf(job), PKP: job.PKPHex, Kind: job.Kind, Outcome: StatusOK, At: j.now().UTC(), Backend: backend, Nodes: nodes}
 	if err != nil {
 		rec.Outcome, _, _ = jobDisposition(err, false)
 	}
@@ -139,11 +151,6 @@ func (j *Jobs) audit(ctx context.Context, msg jetstream.Msg, job Job, err error,
 		rec.Chain = string(job.Chain)
 		if d, derr := litnode.Digest(job.Chain, job.Message); derr == nil {
 			rec.Digest = "0x" + hex.EncodeToString(d[:])
-		}
-	}
-	if nc, ok := j.Signer.(nodeCounter); ok {
-		if s, ok := nc.State(); ok {
-			rec.Nodes = s.Threshold
 		}
 	}
 	if meta, merr := msg.Metadata(); merr == nil {

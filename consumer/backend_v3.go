@@ -310,7 +310,13 @@ func (v *v3Job) Sign(ctx context.Context, msg jetstream.Msg, job Job, log *slog.
 		return none, badJob("toSign for chain %s: %v", job.Chain, err)
 	}
 	req := V3ActionRequest{Code: v3SignAction, JSParams: map[string]any{"pkpId": v.cred.Address, "digest": "0x" + hex.EncodeToString(digest[:])}}
-	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "sign", req, log, nil)
+	reached := false
+	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "sign", req, log, func() { reached = true })
+	defer func() {
+		if reached {
+			v.audit(ctx, msg, job, err, log) // err: the final outcome (verification included)
+		}
+	}()
 	if err != nil {
 		var ve *V3Error
 		if errors.As(err, &ve) && ve.Kind == V3ActionFailed && strings.Contains(ve.Message, "cannot use selected wallet") {
@@ -407,6 +413,9 @@ func (v *v3Job) Execute(ctx context.Context, msg jetstream.Msg, job Job, log *sl
 		req.IPFSID = job.IPFSID
 	}
 	res, err := v.b.call(ctx, v.j, msg, job, v.cred, "execute", req, log, func() { f.called = true })
+	if f.called {
+		v.audit(ctx, msg, job, err, log)
+	}
 	if err == nil {
 		f.mayHaveRun = true
 		return v3ExecuteResult(res, job.CID), nil
@@ -457,4 +466,13 @@ func v3Outcome(err error) string {
 		return string(ve.Kind)
 	}
 	return string(V3Unavailable)
+}
+
+// audit records a v3 job that reached the service (audit.go; the same
+// trail as Naga's).
+func (v *v3Job) audit(ctx context.Context, msg jetstream.Msg, job Job, err error, log *slog.Logger) {
+	if job.PKPHex == "" {
+		job.PKPHex = v.cred.Address
+	}
+	v.j.auditAs(ctx, msg, job, err, log, delegationstore.BackendLitV3, 0)
 }

@@ -482,3 +482,30 @@ func TestV3RevocationAndExpiry(t *testing.T) {
 		t.Fatalf("after expiry: %+v", r)
 	}
 }
+
+// The audit trail is backend-neutral: a v3 job that reached the service is
+// recorded like a Naga one (backend lit-v3, no node count, no message).
+func TestV3JobsAudited(t *testing.T) {
+	e := newV3Env(t, jobsEnvConfig{})
+	addr, _ := e.svc.wallet(t)
+	key := e.svc.account(t, 100, []string{V3SignActionCID()}, addr)
+	e.storeV3(addr, key)
+	if r := e.v3JobResult(KindPKPSign, map[string]any{"pkpPublicKey": addr, "toSign": "audited on v3"}); r.Status != StatusOK {
+		t.Fatalf("v3 sign: %+v", r.Error)
+	}
+	s, err := e.js.Stream(context.Background(), e.topo.AuditStreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec AuditRecord
+	jWaitFor(t, "the v3 job's audit record", func() bool {
+		m, err := s.GetLastMsgForSubject(context.Background(), e.topo.AuditSubject("default"))
+		if err != nil || json.Unmarshal(m.Data, &rec) != nil || strings.Contains(string(m.Data), "audited on v3") {
+			return false
+		}
+		return rec.Backend == "lit-v3"
+	})
+	if rec.Kind != KindPKPSign || rec.Outcome != StatusOK || !strings.HasPrefix(rec.Digest, "0x") || rec.Nodes != 0 {
+		t.Fatalf("audit record = %+v", rec)
+	}
+}

@@ -89,7 +89,7 @@ func (e *jobsEnv) runExec(body []byte, id string) (Result, []byte) {
 	e.t.Helper()
 	sub := e.subscribe(e.resultSubject(id))
 	e.publish(KindExecuteJS, body, id, nil)
-	r, m := awaitResult(e.t, sub, 20*time.Second)
+	r, m := awaitResult(e.t, sub, resultWait)
 	return r, m.Data
 }
 
@@ -261,11 +261,14 @@ func TestExecJobsActionFailures(t *testing.T) {
 // logs. (Its own devnet: a long action timeout, so that a slow machine or
 // the race detector does not turn the hog into a timeout.)
 func TestExecJobsMemoryHog(t *testing.T) {
-	n := startExecDevnetWith(t, devnet.Config{Nodes: 4, NodeTimeout: 20 * time.Second, ActionTimeout: 15 * time.Second})
-	e := newJobsEnv(t, jobsEnvConfig{net: n, litTimeout: 20 * time.Second, timeout: 30 * time.Second})
+	// A small memory limit and a long time limit, so that on a loaded
+	// machine (the race detector at load 25) the hog reaches its memory
+	// limit long before the time limit.
+	n := startExecDevnetWith(t, devnet.Config{Nodes: 4, NodeTimeout: 2 * time.Minute, ActionTimeout: 90 * time.Second, ActionMemoryLimit: 32 << 20})
+	e := newJobsEnv(t, jobsEnvConfig{net: n, litTimeout: 2 * time.Minute, timeout: 3 * time.Minute})
 	p := e.net.PKPs()[0]
 	e.delegate(p, "lit-action-execution:*")
-	code := `console.log("hogging"); const a = []; for (;;) { a.push(new Array(1 << 16).fill(7)); }`
+	code := `console.log("hogging"); const a = []; for (;;) { a.push(new Array(1 << 18).fill(7)); }`
 	id := e.newID("hog")
 	r, _ := e.runExec(execBody(id, p, code, nil), id)
 	expectError(t, r, CodeActionFailed, false)

@@ -235,10 +235,9 @@ func (j *Jobs) decode(subject string, data []byte, header nats.Header) (Job, err
 	job, err := decodeKind(addr.kind, data, header)
 	job.Kind, job.Producer = addr.kind, addr.producer
 	if addr.err != nil {
+		// The reply subject is still honoured (within checkReplyFor's
+		// limits), so a producer on the wrong subject hears why at once.
 		err = addr.err
-		if job.Producer == DefaultProducer {
-			job.ReplyTo = "" // no reply subject is honoured for a refused producer
-		}
 	}
 	rerr := j.checkReply(&job)
 	if ferr := j.checkReplyFor(&job); rerr == nil {

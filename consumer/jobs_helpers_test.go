@@ -421,7 +421,7 @@ func (e *jobsEnv) runJob(body []byte, id string) Result {
 	e.t.Helper()
 	sub := e.subscribe(e.resultSubject(id))
 	e.publish(KindPKPSign, body, id, nil)
-	r, _ := awaitResult(e.t, sub, 20*time.Second)
+	r, _ := awaitResult(e.t, sub, resultWait)
 	return r
 }
 
@@ -541,3 +541,8 @@ func (lostAck) TermWithReason(string) error      { return nil }
 func (lostAck) Nak() error                       { return nil }
 func (lostAck) NakWithDelay(time.Duration) error { return nil }
 func (lostAck) InProgress() error                { return nil }
+
+// resultWait bounds how long a test waits for a job's result. It is long
+// on purpose: a passing test returns as soon as the result arrives, and a
+// loaded 2-core machine running the race detector can take many seconds.
+const resultWait = 3 * time.Minute

@@ -615,3 +615,28 @@ func TestNATSResultsRefusals(t *testing.T) {
 		t.Errorf("subscriber got %v, %v", m, err)
 	}
 }
+
+// A job on the un-namespaced subject of a daemon that refuses it gets its
+// bad_request on the reply subject it asked for (within the default
+// producer's inbox prefix), not only on the default results subject: the
+// producer hears at once instead of waiting out its timeout.
+func TestRefusedDefaultProducerHearsWhy(t *testing.T) {
+	e := newJobsEnv(t, jobsEnvConfig{configure: func(j *Jobs) { j.Producers.DenyDefault = true }})
+	p := e.net.PKPs()[0]
+	id := e.newID("refused")
+	inbox := nats.NewInbox()
+	sub := e.subscribe(inbox)
+	e.publish(KindPKPSign, jobBody(id, p, "hello", nil), id, nats.Header{"Lit-Reply-To": []string{inbox}})
+	r, _ := awaitResult(t, sub, resultWait)
+	expectError(t, r, CodeBadRequest, false)
+	if !strings.Contains(r.Error.Message, "un-namespaced") {
+		t.Errorf("message %q does not say why", r.Error.Message)
+	}
+	// A reply subject outside the default producer's inbox is still refused.
+	id = e.newID("refused-other")
+	other := e.subscribe("lit.results.alpha." + id)
+	e.publish(KindPKPSign, jobBody(id, p, "hello", nil), id, nats.Header{"Lit-Reply-To": []string{"lit.results.alpha." + id}})
+	if m, err := other.NextMsg(3 * time.Second); err == nil {
+		t.Errorf("a refused default-producer job wrote into another producer's results: %s", m.Data)
+	}
+}

@@ -38,5 +38,5 @@ func limitOr(v, def int64) int64 {
 const MaxResultBytes = 1 << 20
 
 // DefaultLedgerMaxBytes bounds the job ledger bucket (lit_jobs): a day of
-// final results at a few KiB each.
-const DefaultLedgerMaxBytes = 1 << 30
+// final results at a few KiB each (about 100 000).
+const DefaultLedgerMaxBytes = 512 << 20

@@ -58,11 +58,18 @@
 //
 // # Reads
 //
-// Get serves from memory: Run watches the whole bucket, unseals each
-// record once as it arrives and keeps the result. The cache follows writes
-// asynchronously (a write is visible on every replica once the watch
-// delivers it). If the watch breaks, Run restarts it and swaps in the new
-// snapshot once loaded, serving the old one meanwhile.
+// Run watches the whole bucket and keeps an index of every key: its
+// revision, session public key, issued-at and expiration (a few hundred
+// bytes each; no SIWE parsing and no unsealing at load). Get checks the
+// index, then serves the unsealed delegation from the hot set, an LRU of at
+// most Config.HotDelegations entries; on a hot-set miss it reads the record
+// from the bucket (one KV get), parses and unseals it, and keeps it. A new
+// revision or a removal drops the hot copy, secret included. The index
+// follows writes asynchronously (a write is visible on every replica once
+// the watch delivers it). If the watch breaks, Run restarts it and swaps in
+// the new snapshot once loaded, serving the old one meanwhile. The expiry
+// tracker keeps the index's next event times in a min-heap: O(log n) per
+// event.
 //
 // # Keys and rotation
 //

@@ -38,6 +38,10 @@ func revokedKey(pkp litnode.PKPPublicKey, session litnode.SessionPublicKey) stri
 	return pkp.Hex() + "." + session.Hex()
 }
 
+// revokedMaxBytes caps the revoked-pairs bucket (records are ~400 bytes:
+// over 100 000 revocations).
+const revokedMaxBytes = 64 << 20
+
 // revokedTTLSlack keeps a revoked pair a little past the delegation's
 // expiration, so a hand-off checked against a skewed clock is still refused.
 const revokedTTLSlack = 5 * time.Minute
@@ -51,7 +55,7 @@ func openRevoked(ctx context.Context, js jetstream.JetStream, cfg Config) (jetst
 		Storage:        jetstream.FileStorage,
 		Replicas:       cfg.Replicas,
 		LimitMarkerTTL: cfg.MarkerTTL,
-		MaxBytes:       cfg.MaxBytes,
+		MaxBytes:       min(cfg.MaxBytes, revokedMaxBytes),
 		MaxValueSize:   4 << 10,
 	}
 	var kv jetstream.KeyValue

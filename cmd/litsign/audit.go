@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/litsignd/litsignd/consumer"
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litnode"
 )
 
@@ -23,7 +24,7 @@ func cmdAudit(ctx context.Context, e env, args []string) (int, error) {
 	c.register(fs)
 	pkpHex := fs.String("pkp", "", "PKP public key 0x04… (required)")
 	producer := fs.String("producer", "", "only this producer's jobs")
-	since := fs.Duration("since", 24*time.Hour, "how far back to read")
+	since := cli.Duration(fs, "since", 24*time.Hour, "how far back to read (e.g. 12h, 7d)")
 	asJSON := fs.Bool("json", false, "print one JSON record per line")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err

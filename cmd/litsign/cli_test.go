@@ -135,6 +135,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bench execute-js without code", []string{"bench", "--pkp", pkp, "--kind", "execute-js"}, "needs --code FILE or --ipfs CID", "litsign bench -h"},
 		{"bench missing code file", []string{"bench", "--pkp", pkp, "--code", "/nonexistent/a.js"}, "--code", "litsign bench -h"},
 		{"bad pkp", []string{"sign", "--pkp", "0x04zz", "--message", "m"}, "--pkp", "litsign sign -h"},
+		{"audit since in days", []string{"audit", "--pkp", "0x04zz", "--since", "7d"}, "--pkp", "litsign audit -h"},
+		{"audit bad since", []string{"audit", "--pkp", testPKP, "--since", "a week"}, "not a duration", "litsign audit -h"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := runCLI(t, tc.args...)

@@ -279,7 +279,7 @@ func (c *natsFlags) connect() (*nats.Conn, jetstream.JetStream, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("litsign")}, auth...)...)
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("litsign"), nats.Timeout(10 * time.Second)}, auth...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS %s: %w", url, err)
 	}

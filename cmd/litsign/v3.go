@@ -243,7 +243,7 @@ func cmdV3HandOff(ctx context.Context, e env, args []string) (int, error) {
 	keyFile := fs.String("usage-key-file", "", "file holding the usage API key ('-': stdin; default with --dev-info: the dev key)")
 	fs.StringVar(&t.group, "group-id", "", "the group holding the PKP and litsignd's signing action")
 	policy := fs.String("policy", "", `optional policy JSON, e.g. {"allowedActions":["Qm…"]}`)
-	expiresIn := fs.Duration("expires-in", 0, "optional: litsignd forgets the credential after this long (v3 keys themselves do not expire)")
+	expiresIn := cli.Duration(fs, "expires-in", 0, "optional: litsignd forgets the credential after this long (v3 keys themselves do not expire)")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/litsignd/litsignd/consumer"
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litv3"
 )
 
@@ -46,7 +47,7 @@ func cmdV3Check(ctx context.Context, e env, args []string) (int, error) {
 	keyFile := fs.String("usage-key-file", "", "file holding the usage API key ('-': stdin)")
 	pkp := fs.String("pkp", "", "the PKP's wallet address (0x + 40 hex)")
 	devInfo := fs.String("dev-info", "", "use the v3 fake of `litsignd dev` (url, key, first wallet)")
-	timeout := fs.Duration("timeout", 60*time.Second, "overall timeout")
+	timeout := cli.Duration(fs, "timeout", 60*time.Second, "overall timeout")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}

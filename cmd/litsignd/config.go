@@ -151,8 +151,10 @@ func newFlagSet(name string, cfg *config, dev bool) *flag.FlagSet {
 // helpSections group litsignd's flags in the help.
 func helpSections() []cli.Section {
 	return []cli.Section{
-		{Title: "NATS:", Names: append([]string{"nats-url", "nats-listen", "data-dir", "replicas", "subject-prefix"}, natsflags.Names()...)},
+		{Title: "NATS:", Names: append([]string{"nats-url", "nats-listen", "nats-config", "nats-no-auth", "data-dir", "replicas", "subject-prefix", "stream-max-bytes", "stream-max-msgs"}, natsflags.Names()...)},
+		{Title: "Producers and policy:", Names: []string{"producers", "allow-default-producer", "default-policy", "accept-plain-handoffs", "audit-max-age"}},
 		{Title: "Lit network:", Names: []string{"network", "rpc-url", "chain-id", "staking-address", "price-feed-address", "lit-nodes", "lit-http-protocol", "skip-attestation", "lit-timeout"}},
+		{Title: "Lit v3:", Names: []string{"lit-v3-url", "lit-v3-timeout", "lit-v3-grant-window", "lit-v3-balance-interval", "lit-v3-low-balance-cents", "lit-v3-max-per-credential"}},
 		{Title: "Local network (litsignd dev):", Names: []string{"dev-info", "devnet-nodes", "devnet-seed", "devnet-pkps"}},
 	}
 }

@@ -313,7 +313,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	})
 	g.Go(func() error {
-		return consumer.Pull(gctx, intakeCons, 8, cfg.drainTimeout, intake.Handle, logger.With("component", "intake"))
+		return consumer.Pull(gctx, intakeCons, intakeWorkers, cfg.drainTimeout, intake.Handle, logger.With("component", "intake"))
 	})
 	g.Go(func() error {
 		return consumer.Pull(gctx, jobsCons, cfg.workers, cfg.drainTimeout, jobs.Handle, logger.With("component", "jobs"))

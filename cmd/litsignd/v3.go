@@ -16,6 +16,7 @@ import (
 
 	"github.com/litsignd/litsignd/consumer"
 	"github.com/litsignd/litsignd/delegationstore"
+	"github.com/litsignd/litsignd/internal/cli"
 	"github.com/litsignd/litsignd/litv3"
 	"github.com/litsignd/litsignd/litv3/v3fake"
 )
@@ -36,9 +37,9 @@ type v3Config struct {
 func registerV3Flags(fs *flag.FlagSet, c *v3Config, dev bool) {
 	fs.StringVar(&c.url, "lit-v3-url", "", "Lit v3 (Chipotle) API: prod, test, dev (presets) or a base URL; empty serves no v3 PKPs (in dev mode: the local v3 fake)")
 	fs.IntVar(&c.maxPerCredential, "lit-v3-max-per-credential", consumer.DefaultV3MaxPerCredential, "v3 calls in flight per usage key (per replica)")
-	fs.DurationVar(&c.grantWindow, "lit-v3-grant-window", consumer.DefaultV3GrantWindow, "a 403 this soon after a hand-off is retried as grant propagation (nothing runs or bills on a 403); 0 turns it off")
-	fs.DurationVar(&c.timeout, "lit-v3-timeout", litv3.DefaultActionTimeout, "timeout of one v3 lit_action call")
-	fs.DurationVar(&c.balanceInterval, "lit-v3-balance-interval", consumer.DefaultV3BalanceInterval, "how often the v3 credit of every stored credential's account is polled (litsignd_v3_balance_cents)")
+	cli.DurationVar(fs, &c.grantWindow, "lit-v3-grant-window", consumer.DefaultV3GrantWindow, "a 403 this soon after a hand-off is retried as grant propagation (nothing runs or bills on a 403); 0 turns it off")
+	cli.DurationVar(fs, &c.timeout, "lit-v3-timeout", litv3.DefaultActionTimeout, "timeout of one v3 lit_action call")
+	cli.DurationVar(fs, &c.balanceInterval, "lit-v3-balance-interval", consumer.DefaultV3BalanceInterval, "how often the v3 credit of every stored credential's account is polled (litsignd_v3_balance_cents)")
 	fs.Int64Var(&c.lowBalanceCents, "lit-v3-low-balance-cents", 500, "log a warning when an account's v3 credit falls below this (the LitV3CreditLow alert uses the gauge)")
 	c.devV3, c.devV3Wallets = true, 3
 	if dev {
