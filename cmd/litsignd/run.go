@@ -68,6 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
+	if err := cfg.v3.checkURL(); err != nil { // v3.go
+		return err
+	}
 	nopts, err := natsOptions(cfg, logger)
 	if err != nil {
 		return err

@@ -161,6 +161,7 @@ func TestStartFailuresLeaveNATSUnchanged(t *testing.T) {
 		{"stream name clash", []string{"--subject-prefix", "acme"}, "stream ACME_JOBS exists with subjects [orders.>]"},
 		{"subject clash", []string{"--subject-prefix", "taken"}, "already captured by stream FOREIGN"},
 		{"different KEK", []string{"--kek-file", otherKEK}, "sealing key differs from the one published"},
+		{"bad --lit-v3-url", []string{"--lit-v3-url", "ftp://chipotle.example"}, "--lit-v3-url"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

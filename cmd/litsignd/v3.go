@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -138,7 +137,9 @@ func setupV3(cfg *config, store *delegationstore.Store, reg prometheus.Registere
 	if url == "" {
 		return nil, nil
 	}
-	client, err := litv3.New(url, litv3.Options{ActionTimeout: c.timeout, HTTPClient: &http.Client{}, UserAgent: "litsignd/" + version})
+	// No HTTPClient: litv3's default follows no redirects, so the usage
+	// key goes only to the configured host.
+	client, err := litv3.New(url, litv3.Options{ActionTimeout: c.timeout, UserAgent: "litsignd/" + version})
 	if err != nil {
 		p.close()
 		return nil, fmt.Errorf("--lit-v3-url: %w", err)
@@ -160,6 +161,18 @@ func setupV3(cfg *config, store *delegationstore.Store, reg prometheus.Registere
 }
 
 // validateV3 checks the v3 flags.
+// checkURL checks --lit-v3-url offline, so that a bad one fails the start
+// before NATS is touched.
+func (c *v3Config) checkURL() error {
+	if c.url == "" {
+		return nil
+	}
+	if _, err := litv3.New(c.url, litv3.Options{}); err != nil {
+		return fmt.Errorf("--lit-v3-url: %w", err)
+	}
+	return nil
+}
+
 func (c *v3Config) validate() error {
 	if c.maxPerCredential < 1 {
 		return errors.New("--lit-v3-max-per-credential: want at least 1")
