@@ -126,9 +126,15 @@ type PutResult struct {
 }
 
 // Summary describes a stored delegation without its secret.
+//
+// A Lit v3 credential is listed with Backend "lit-v3": PKP is its wallet
+// address, KeyHash the usage key's hash (never the key), Expiration the
+// client's expiresAt (zero: none).
 type Summary struct {
+	Backend          string    `json:"backend"`
 	PKP              string    `json:"pkpPublicKey"`
-	SessionPublicKey string    `json:"sessionPublicKey"`
+	SessionPublicKey string    `json:"sessionPublicKey,omitempty"`
+	KeyHash          string    `json:"keyHash,omitempty"`
 	IssuedAt         time.Time `json:"issuedAt"`
 	Expiration       time.Time `json:"expiration"`
 	StoredAt         time.Time `json:"storedAt"`
@@ -688,7 +694,12 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 				return out, nil
 			}
 			if IsV3Key(e.Key()) {
-				continue // v3 credentials are listed by V3Store
+				if r, err := decodeV3Record(e.Value()); err == nil {
+					out = append(out, r.summary(e.Revision()))
+				} else {
+					s.log.Warn("list delegations: skipping a v3 record that does not decode", "key", e.Key(), "revision", e.Revision(), "err", err)
+				}
+				continue
 			}
 			rec, err := decodeRecord(e.Value())
 			if err != nil {
@@ -696,6 +707,7 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 				continue
 			}
 			out = append(out, Summary{
+				Backend:          BackendNaga,
 				PKP:              rec.PKPPublicKey,
 				SessionPublicKey: rec.SessionPublicKey,
 				IssuedAt:         rec.IssuedAt,
@@ -782,8 +794,8 @@ func (s *Store) ResealAll(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, sum := range list {
-		if sum.KeyID == current {
-			continue
+		if sum.KeyID == current || sum.Backend != BackendNaga {
+			continue // v3 credentials are resealed by their next hand-off
 		}
 		pkp, err := litnode.ParsePKPPublicKey(sum.PKP)
 		if err != nil {

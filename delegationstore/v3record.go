@@ -13,11 +13,16 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/litsignd/litsignd/policy"
 )
 
 // BackendLitV3 names the Lit v3 ("Chipotle") backend in hand-offs and in
 // stored records (docs/lit-v3.md).
 const BackendLitV3 = "lit-v3"
+
+// BackendNaga names a Naga (Lit v8) delegation in a Summary.
+const BackendNaga = "naga"
 
 // v3RecordVersion is the version of the stored v3 credential format.
 const v3RecordVersion = 1
@@ -182,4 +187,21 @@ func (r *v3Record) unseal(kr *Keyring) (UsageKey, error) {
 		return "", fmt.Errorf("unseal v3 credential for %s: %w: key does not match its hash", r.PKP, ErrSealed)
 	}
 	return UsageKey(pt), nil
+}
+
+// summary lists r by its public parts (Store.List).
+func (r *v3Record) summary(rev uint64) Summary {
+	out := Summary{Backend: BackendLitV3, PKP: r.PKP, KeyHash: r.KeyHash, StoredAt: r.StoredAt, Revision: rev, KeyID: r.Sealed.KID}
+	if r.Issued != nil {
+		out.IssuedAt = *r.Issued
+	}
+	if r.ExpiresAt != nil {
+		out.Expiration = *r.ExpiresAt
+	}
+	if len(r.Policy) > 0 {
+		if p, err := policy.Parse(r.Policy); err == nil {
+			out.Policy = p
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package delegationstore_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -59,9 +60,17 @@ func TestV3PutGetRevoke(t *testing.T) {
 	if err != nil || !again.Unchanged || again.Revision != res.Revision {
 		t.Fatalf("re-Put = %+v, %v", again, err)
 	}
-	// The Naga side does not see (or choke on) the v3 record.
-	if list, err := s.List(ctx); err != nil || len(list) != 0 {
-		t.Fatalf("Naga List = %v, %v; want empty", list, err)
+	// List shows the credential by its public parts: backend, address, key
+	// hash; never the usage key.
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v; want the v3 credential", list, err)
+	}
+	if l := list[0]; l.Backend != delegationstore.BackendLitV3 || l.PKP != strings.ToLower(addr) || l.KeyHash != delegationstore.V3KeyHash(testUsageKey) || l.SessionPublicKey != "" {
+		t.Errorf("List entry = %+v", l)
+	}
+	if b, _ := json.Marshal(list); strings.Contains(string(b), testUsageKey) {
+		t.Errorf("List JSON holds the usage key: %s", b)
 	}
 	// Revocation with another key's hash removes nothing; with its own, it does.
 	if ok, err := v3.Revoke(ctx, addr, delegationstore.V3KeyHash("other"), time.Time{}); ok || err != nil {

@@ -91,15 +91,22 @@ func cmdDelegations(ctx context.Context, e env, args []string) (int, error) {
 	return 0, nil
 }
 
-// printDelegations writes one line per delegation, at most 100 columns:
-// the PKP and session key shortened (--json has them in full), the expiry
-// and the time left.
+// printDelegations writes one line per delegation or v3 credential, at
+// most 100 columns: the backend, the PKP (a v3 credential: its wallet
+// address) and the session key (v3: the usage key's hash, never the key)
+// shortened (--json has them in full), the expiry and the time left.
 func printDelegations(w io.Writer, list []delegationstore.Summary, now time.Time) {
-	const format = "%-24s  %-22s  %-20s  %-10s  %s\n"
-	fmt.Fprintf(w, format, "PKP", "SESSION KEY", "EXPIRES (UTC)", "LEFT", "POLICY")
+	const format = "%-4s  %-24s  %-22s  %-20s  %-10s  %s\n"
+	fmt.Fprintf(w, format, "LIT", "PKP", "SESSION KEY / KEY HASH", "EXPIRES (UTC)", "LEFT", "POLICY")
 	for _, s := range list {
-		left := "expired"
-		if d := s.Expiration.Sub(now); d > 0 {
+		backend, key := "naga", s.SessionPublicKey
+		if s.Backend == delegationstore.BackendLitV3 {
+			backend, key = "v3", s.KeyHash
+		}
+		expires, left := s.Expiration.UTC().Format(time.RFC3339), "expired"
+		if s.Expiration.IsZero() {
+			expires, left = "never", "-"
+		} else if d := s.Expiration.Sub(now); d > 0 {
 			if d > time.Hour {
 				d = d.Truncate(time.Minute)
 			}
@@ -109,7 +116,7 @@ func printDelegations(w io.Writer, list []delegationstore.Summary, now time.Time
 		if s.Policy != nil {
 			pol = "owner"
 		}
-		fmt.Fprintf(w, format, shorten(s.PKP, 10), shorten(s.SessionPublicKey, 10), s.Expiration.UTC().Format(time.RFC3339), left, pol)
+		fmt.Fprintf(w, format, backend, shorten(s.PKP, 10), shorten(key, 10), expires, left, pol)
 		if s.Policy != nil {
 			// The owner's policy, as handed off (README "Security model").
 			fmt.Fprintf(w, "  policy %s\n", s.Policy)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -210,3 +211,26 @@ func errorsIsAny(err error, targets ...error) bool {
 }
 
 var errorsIs = errors.Is
+
+// litsign delegations lists v3 credentials beside Naga delegations, by
+// their public parts, within 100 columns.
+func TestPrintDelegationsV3(t *testing.T) {
+	now := time.Now()
+	var b strings.Builder
+	printDelegations(&b, []delegationstore.Summary{
+		{Backend: delegationstore.BackendNaga, PKP: "0x04" + strings.Repeat("ab", 64), SessionPublicKey: strings.Repeat("cd", 32), Expiration: now.Add(time.Hour)},
+		{Backend: delegationstore.BackendLitV3, PKP: "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23", KeyHash: "0x" + strings.Repeat("ef", 32)},
+	}, now)
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines:\n%s", len(lines), b.String())
+	}
+	if !strings.HasPrefix(lines[1], "naga ") || !strings.HasPrefix(lines[2], "v3 ") || !strings.Contains(lines[2], "0xefefefefef") || !strings.Contains(lines[2], "never") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 100 {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+	}
+}
