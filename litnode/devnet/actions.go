@@ -89,7 +89,7 @@ type actionRun struct {
 	logs     strings.Builder
 	response string
 	// rejected are the promises rejected without a handler, in order.
-	rejected []*goja.Promise
+	rejected actionjs.Rejections
 }
 
 // runAction runs one Lit Action to completion: the script, then its promise
@@ -195,7 +195,7 @@ func runAction(spec actionSpec) (res actionResult) {
 		return actionResult{outcome: actionAborted, err: err.Error()}
 	}
 	// Deno fails an action whose promise rejection nothing handled.
-	for _, p := range a.rejected {
+	for _, p := range a.rejected.Pending() {
 		if p.State() == goja.PromiseStateRejected {
 			return actionResult{outcome: actionThrew, err: "Uncaught (in promise) " + a.describe(p.Result())}
 		}
@@ -307,21 +307,7 @@ func readMetric(name string) uint64 {
 // install sets the globals runAction documents.
 func (a *actionRun) install() error {
 	vm := a.vm
-	// Deno's unhandled-rejection check: a promise rejected with no handler
-	// stays listed until a handler is attached to it.
-	vm.SetPromiseRejectionTracker(func(p *goja.Promise, op goja.PromiseRejectionOperation) {
-		switch op {
-		case goja.PromiseRejectionReject:
-			a.rejected = append(a.rejected, p)
-		case goja.PromiseRejectionHandle:
-			for i, q := range a.rejected {
-				if q == p {
-					a.rejected = append(a.rejected[:i], a.rejected[i+1:]...)
-					break
-				}
-			}
-		}
-	})
+	a.rejected.Track(vm)
 	// jsParams (docs/naga-wire.md §8.1): the inner object's keys first, so the
 	// outer keys (jsParams itself) win.
 	if params, err := a.parseJSON(a.spec.params); err != nil {

@@ -63,7 +63,7 @@ type actionRun struct {
 	out      runOutcome
 	fetches  int
 	wallets  map[string]*ecdsa.PrivateKey // per-execution permission cache, by pkpId string
-	rejected []*goja.Promise
+	rejected actionjs.Rejections
 }
 
 // running counts executions in progress (the memory limit is on the shared
@@ -124,7 +124,7 @@ func (s *Server) run(spec runSpec) (out runOutcome) {
 	case err != nil:
 		return runOutcome{err: err.Error()}
 	}
-	for _, p := range a.rejected {
+	for _, p := range a.rejected.Pending() {
 		if p.State() == goja.PromiseStateRejected {
 			return runOutcome{err: "Uncaught (in promise) " + a.errorText(p.Result(), nil)}
 		}
@@ -206,19 +206,7 @@ func (a *actionRun) watch(done <-chan struct{}) {
 // install sets the per-run globals (docs/lit-v3.md §4.2, §4.3).
 func (a *actionRun) install() error {
 	r := a.r
-	r.SetPromiseRejectionTracker(func(p *goja.Promise, op goja.PromiseRejectionOperation) {
-		switch op {
-		case goja.PromiseRejectionReject:
-			a.rejected = append(a.rejected, p)
-		case goja.PromiseRejectionHandle:
-			for i, q := range a.rejected {
-				if q == p {
-					a.rejected = append(a.rejected[:i], a.rejected[i+1:]...)
-					break
-				}
-			}
-		}
-	})
+	a.rejected.Track(r)
 	a.vm.SetConsole(a.console)
 	actions := r.NewObject()
 	for name, fn := range map[string]func(goja.FunctionCall) goja.Value{
