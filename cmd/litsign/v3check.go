@@ -68,7 +68,7 @@ func cmdV3Check(ctx context.Context, e env, args []string) (int, error) {
 	if err != nil {
 		return 2, fmt.Errorf("--usage-key-file: %w", err)
 	}
-	client, err := litv3.New(*url, litv3.Options{})
+	client, err := litv3.New(*url, litv3.Options{ActionTimeout: *timeout}) // --timeout bounds the whole check, its actions included
 	if err != nil {
 		return 2, err
 	}
