@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/crypto/curve25519"
@@ -275,14 +277,42 @@ func newE2EEChannel(rnd io.Reader, peer [32]byte) (*e2eeChannel, error) {
 	return ch, nil
 }
 
-// seal encrypts plaintext to the node with 16 bytes from crypto/rand and
-// the current time (docs/naga-wire.md §5.1 Encrypt).
-func (ch *e2eeChannel) seal(plaintext []byte, now time.Time) (E2EEEnvelope, error) {
+// appendSealedRequest appends the request envelope of plaintext sealed on
+// the channel with 16 bytes from crypto/rand (docs/naga-wire.md §5.1
+// Encrypt), with its top-level epoch: byte for byte what encoding/json
+// writes for E2EEEncrypt's envelope plus "epoch" (§5.2), without the
+// envelope's intermediate strings. The ciphertext is sealed into scratch
+// (returned for reuse) and hex-encoded straight into b.
+func (ch *e2eeChannel) appendSealedRequest(b, scratch, plaintext []byte, now time.Time, epoch uint64) (out, scratchOut []byte, err error) {
 	var random [16]byte
 	if _, err := rand.Read(random[:]); err != nil {
-		return E2EEEnvelope{}, fmt.Errorf("e2ee: read random: %w", err)
+		return b, scratch, fmt.Errorf("e2ee: read random: %w", err)
 	}
-	return e2eeSealShared(&ch.shared, &ch.local.Public, &ch.peer, plaintext, random, now), nil
+	out, scratchOut = appendSealedEnvelope(b, scratch, &ch.shared, &ch.local.Public, &ch.peer, plaintext, &random, now, epoch)
+	return out, scratchOut, nil
+}
+
+// appendSealedEnvelope is e2eeSealShared and the JSON of its envelope with
+// the epoch, written directly: every field is hex, the fixed-form time or
+// "1", so nothing needs escaping.
+func appendSealedEnvelope(b, scratch []byte, shared, senderPublic, recipientPublic *[32]byte, plaintext []byte, random *[16]byte, now time.Time, epoch uint64) (out, scratchOut []byte) {
+	now = now.UTC()
+	nonce := e2eeNonce(random, now.Unix(), recipientPublic, senderPublic)
+	// Step 7: the 16 zero bytes of the sodalite layout, then box output.
+	scratch = append(scratch[:0], make([]byte, e2eeZeroPrefix)...)
+	scratch = box.SealAfterPrecomputation(scratch, plaintext, &nonce, shared)
+	b = slices.Grow(b, 2*len(scratch)+256)
+	b = append(b, `{"version":"`+E2EEVersion+`","payload":{"verification_key":"`...)
+	b = hex.AppendEncode(b, senderPublic[:])
+	b = append(b, `","random":"`...)
+	b = hex.AppendEncode(b, random[:])
+	b = append(b, `","created_at":"`...)
+	b = now.AppendFormat(b, e2eeJSTime)
+	b = append(b, `","ciphertext_and_tag":"`...)
+	b = hex.AppendEncode(b, scratch)
+	b = append(b, `"},"epoch":`...)
+	b = strconv.AppendUint(b, epoch, 10)
+	return append(b, '}'), scratch
 }
 
 // open decrypts a response addressed to the channel's key pair.

@@ -2,6 +2,8 @@ package litnode
 
 import (
 	"encoding/json"
+
+	"golang.org/x/crypto/nacl/box"
 	"testing"
 	"time"
 )
@@ -17,8 +19,12 @@ func TestE2EEChannelMatchesEnvelopeFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := ch.seal([]byte(`{"a":1}`), time.Now())
+	body, _, err := ch.appendSealedRequest(nil, nil, []byte(`{"a":1}`), time.Now(), 3)
 	if err != nil {
+		t.Fatal(err)
+	}
+	var env E2EEEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
 		t.Fatal(err)
 	}
 	pt, sender, err := E2EEDecrypt(node, env)
@@ -38,19 +44,34 @@ func TestE2EEChannelMatchesEnvelopeFunctions(t *testing.T) {
 	}
 }
 
-// TestRequestEnvelopeJSON checks the hand-written request body is the JSON
-// encoding/json writes for the envelope with its epoch.
+// TestRequestEnvelopeJSON checks the hand-written request body is, byte for
+// byte, the JSON encoding/json writes for E2EEEncrypt's envelope with its
+// epoch, whatever the plaintext size and the reused scratch buffer hold.
 func TestRequestEnvelopeJSON(t *testing.T) {
 	kp, _ := NewX25519KeyPair(nil)
-	env := E2EEEncrypt(kp, kp.Public, []byte("hello"), [16]byte{1, 2}, time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC))
-	want, err := json.Marshal(struct {
-		E2EEEnvelope
-		Epoch uint64 `json:"epoch"`
-	}{env, 18446744073709551615})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := appendRequestEnvelope(nil, &env, 18446744073709551615); string(got) != string(want) {
-		t.Errorf("got  %s\nwant %s", got, want)
+	node, _ := NewX25519KeyPair(nil)
+	var shared [32]byte
+	box.Precompute(&shared, &node.Public, &kp.Secret)
+	scratch := []byte("left over from an earlier request, longer than some plaintexts")
+	for _, size := range []int{0, 5, 700, 5000} {
+		plaintext := make([]byte, size)
+		for i := range plaintext {
+			plaintext[i] = byte(i * 7)
+		}
+		random := [16]byte{1, 2, byte(size)}
+		at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.FixedZone("x", 3600))
+		env := E2EEEncrypt(kp, node.Public, plaintext, random, at)
+		want, err := json.Marshal(struct {
+			E2EEEnvelope
+			Epoch uint64 `json:"epoch"`
+		}{env, 18446744073709551615})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		got, scratch = appendSealedEnvelope([]byte("prefix:"), scratch, &shared, &kp.Public, &node.Public, plaintext, &random, at, 18446744073709551615)
+		if string(got) != "prefix:"+string(want) {
+			t.Errorf("%d-byte plaintext:\ngot  %s\nwant prefix:%s", size, got, want)
+		}
 	}
 }

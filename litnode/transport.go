@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/nacl/box"
 )
 
 // Node endpoints (docs/naga-wire.md §3).
@@ -75,11 +76,15 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	fail := func(status int, err error, class error) error {
 		return &NodeError{Op: op, Node: url, Status: status, Err: err, class: class, CorrelationID: requestID}
 	}
+	bufs := requestBuffers.Get().(*requestBuffer)
+	defer bufs.put()
 	var plaintext []byte
 	var err error
 	if a, ok := call.body.(jsonAppender); ok {
-		plaintext, ok = a.appendJSON(make([]byte, 0, 4096))
-		if !ok {
+		plaintext, ok = a.appendJSON(bufs.plaintext[:0])
+		if ok {
+			bufs.plaintext = plaintext
+		} else {
 			plaintext = nil
 		}
 	}
@@ -97,11 +102,14 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	if err != nil {
 		return nil, fail(0, err, ErrBadRequest)
 	}
-	env, err := jit.seal(plaintext, time.Now())
+	// The body is not pooled: the transport may still hold it after the
+	// response (net/http's RoundTrip contract); its one allocation is
+	// sized exactly.
+	body := make([]byte, 0, 2*(len(plaintext)+e2eeZeroPrefix+box.Overhead)+256)
+	body, bufs.sealed, err = jit.appendSealedRequest(body, bufs.sealed, plaintext, time.Now(), epoch)
 	if err != nil {
 		return nil, fail(0, err, ErrBadRequest)
 	}
-	body := appendRequestEnvelope(make([]byte, 0, len(env.Payload.CiphertextAndTag)+256), &env, epoch)
 	ctx, cancel := context.WithTimeout(ctx, durationOr(c.RequestTimeout, 45*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(url, "/")+path, bytes.NewReader(body))
@@ -163,6 +171,24 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	return g.Data, nil
 }
 
+// requestBuffer is one request's reusable scratch: the plaintext JSON and
+// the sealed bytes before hex (both are copied into the body).
+type requestBuffer struct {
+	plaintext, sealed []byte
+}
+
+var requestBuffers = sync.Pool{New: func() any { return &requestBuffer{plaintext: make([]byte, 0, 4096), sealed: make([]byte, 0, 4096)} }}
+
+// put returns the buffers to the pool unless a request made them huge,
+// wiping the plaintext: it holds a session signature.
+func (r *requestBuffer) put() {
+	if cap(r.plaintext) > 1<<20 || cap(r.sealed) > 1<<20 {
+		return
+	}
+	clear(r.plaintext[:cap(r.plaintext)])
+	requestBuffers.Put(r)
+}
+
 // responseBuffers are reused to read node responses.
 var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -182,24 +208,4 @@ func (l *lazyChannel) get(rnd io.Reader, peer [32]byte) (*e2eeChannel, error) {
 		return newE2EEChannel(rnd, peer)
 	}
 	return l.ch, nil
-}
-
-// appendRequestEnvelope appends the JSON of a request envelope with its
-// top-level epoch, {"version":…,"payload":{…},"epoch":n}, as json.Marshal of
-// the envelope struct writes it (every field is hex, a fixed-form time or
-// "1": nothing needs escaping).
-func appendRequestEnvelope(b []byte, env *E2EEEnvelope, epoch uint64) []byte {
-	b = append(b, `{"version":`...)
-	b = appendJSString(b, env.Version)
-	b = append(b, `,"payload":{"verification_key":`...)
-	b = appendJSString(b, env.Payload.VerificationKey)
-	b = append(b, `,"random":`...)
-	b = appendJSString(b, env.Payload.Random)
-	b = append(b, `,"created_at":`...)
-	b = appendJSString(b, env.Payload.CreatedAt)
-	b = append(b, `,"ciphertext_and_tag":`...)
-	b = appendJSString(b, env.Payload.CiphertextAndTag)
-	b = append(b, `},"epoch":`...)
-	b = strconv.AppendUint(b, epoch, 10)
-	return append(b, '}')
 }
