@@ -197,37 +197,49 @@ func E2EEDecrypt(recipient X25519KeyPair, env E2EEEnvelope) (plaintext []byte, s
 // known.peer, it opens with the precomputed shared key instead of deriving
 // it again.
 func e2eeOpen(recipient *X25519KeyPair, known *e2eeChannel, env E2EEEnvelope) (plaintext []byte, senderPublic [32]byte, err error) {
-	malformed := func(format string, args ...any) ([]byte, [32]byte, error) {
-		return nil, [32]byte{}, fmt.Errorf("%w: %w: "+format, append([]any{ErrDecrypt, ErrMalformed}, args...)...)
-	}
-	if env.Version != E2EEVersion {
-		return malformed("envelope version %q, want %q", env.Version, E2EEVersion)
-	}
 	p := env.Payload
+	plaintext, _, senderPublic, err = e2eeOpenFields(recipient, known, []byte(env.Version), []byte(p.VerificationKey), []byte(p.Random), []byte(p.CreatedAt), []byte(p.CiphertextAndTag), nil, nil)
+	if err == nil && plaintext == nil {
+		plaintext = []byte{}
+	}
+	return plaintext, senderPublic, err
+}
+
+// e2eeOpenFields is e2eeOpen on the envelope's fields as bytes: the
+// plaintext is appended to dst, and the ciphertext decoded into scratch
+// (returned for reuse).
+func e2eeOpenFields(recipient *X25519KeyPair, known *e2eeChannel, version, verificationKey, randomHex, createdAt, ciphertextHex, dst, scratch []byte) (plaintext, scratchOut []byte, senderPublic [32]byte, err error) {
+	malformed := func(format string, args ...any) ([]byte, []byte, [32]byte, error) {
+		return nil, scratch, [32]byte{}, fmt.Errorf("%w: %w: "+format, append([]any{ErrDecrypt, ErrMalformed}, args...)...)
+	}
+	if string(version) != E2EEVersion {
+		return malformed("envelope version %q, want %q", version, E2EEVersion)
+	}
 	// Step 2. The node decodes with the Rust hex crate: no 0x (§5.2).
-	if len(p.VerificationKey) != 2*e2eeKeySize {
+	if len(verificationKey) != 2*e2eeKeySize {
 		return malformed("verification_key must be %d bytes of hex", e2eeKeySize)
 	}
-	if _, err := hex.Decode(senderPublic[:], []byte(p.VerificationKey)); err != nil {
+	if _, err := hex.Decode(senderPublic[:], verificationKey); err != nil {
 		return malformed("verification_key must be %d bytes of hex", e2eeKeySize)
 	}
 	var random [16]byte
-	if len(p.Random) != 2*e2eeRandomSize {
+	if len(randomHex) != 2*e2eeRandomSize {
 		return malformed("random must be %d bytes of hex", e2eeRandomSize)
 	}
-	if _, err := hex.Decode(random[:], []byte(p.Random)); err != nil {
+	if _, err := hex.Decode(random[:], randomHex); err != nil {
 		return malformed("random must be %d bytes of hex", e2eeRandomSize)
 	}
 	// Step 3: ts = floor(created_at) in seconds; any RFC 3339 form, with or
 	// without a fraction (JS writes ms and Z, chrono ns and +00:00).
-	created, err := time.Parse(time.RFC3339Nano, p.CreatedAt)
+	created, err := time.Parse(time.RFC3339Nano, string(createdAt))
 	if err != nil {
-		return malformed("created_at is not RFC 3339: %q", p.CreatedAt)
+		return malformed("created_at is not RFC 3339: %q", createdAt)
 	}
-	ct, err := hex.DecodeString(p.CiphertextAndTag)
+	ct, err := hex.AppendDecode(scratch[:0], ciphertextHex)
 	if err != nil {
 		return malformed("ciphertext_and_tag is not hex")
 	}
+	scratch = ct
 	// Step 6: strip the 16-byte zero prefix the sender always emits.
 	if len(ct) < e2eeZeroPrefix+box.Overhead {
 		return malformed("ciphertext_and_tag is %d bytes, shorter than %d", len(ct), e2eeZeroPrefix+box.Overhead)
@@ -242,17 +254,14 @@ func e2eeOpen(recipient *X25519KeyPair, known *e2eeChannel, env E2EEEnvelope) (p
 	var pt []byte
 	var ok bool
 	if known != nil && known.peer == senderPublic {
-		pt, ok = box.OpenAfterPrecomputation(nil, ct[e2eeZeroPrefix:], &nonce, &known.shared)
+		pt, ok = box.OpenAfterPrecomputation(dst, ct[e2eeZeroPrefix:], &nonce, &known.shared)
 	} else {
-		pt, ok = box.Open(nil, ct[e2eeZeroPrefix:], &nonce, &senderPublic, &recipient.Secret)
+		pt, ok = box.Open(dst, ct[e2eeZeroPrefix:], &nonce, &senderPublic, &recipient.Secret)
 	}
 	if !ok {
-		return nil, [32]byte{}, fmt.Errorf("%w: authentication failed (wrong key or tampered envelope)", ErrDecrypt)
+		return nil, scratch, [32]byte{}, fmt.Errorf("%w: authentication failed (wrong key or tampered envelope)", ErrDecrypt)
 	}
-	if pt == nil {
-		pt = []byte{}
-	}
-	return pt, senderPublic, nil
+	return pt, scratch, senderPublic, nil
 }
 
 // e2eeChannel is one client key pair's E2EE channel to one node identity
@@ -313,10 +322,4 @@ func appendSealedEnvelope(b, scratch []byte, shared, senderPublic, recipientPubl
 	b = append(b, `"},"epoch":`...)
 	b = strconv.AppendUint(b, epoch, 10)
 	return append(b, '}'), scratch
-}
-
-// open decrypts a response addressed to the channel's key pair.
-func (ch *e2eeChannel) open(env E2EEEnvelope) ([]byte, error) {
-	pt, _, err := e2eeOpen(&ch.local, ch, env)
-	return pt, err
 }

@@ -33,13 +33,13 @@ func TestE2EEChannelMatchesEnvelopeFunctions(t *testing.T) {
 	}
 	for name, from := range map[string]X25519KeyPair{"current": node, "previous": prev} {
 		resp := E2EEEncrypt(from, ch.local.Public, []byte(`{"ok":true}`), [16]byte{7}, time.Now())
-		got, err := ch.open(resp)
+		got, _, err := e2eeOpen(&ch.local, ch, resp)
 		if err != nil || string(got) != `{"ok":true}` {
 			t.Errorf("%s key: open = %q, %v", name, got, err)
 		}
 	}
 	other, _ := NewX25519KeyPair(nil)
-	if _, err := ch.open(E2EEEncrypt(node, other.Public, []byte("x"), [16]byte{}, time.Now())); err == nil {
+	if _, _, err := e2eeOpen(&ch.local, ch, E2EEEncrypt(node, other.Public, []byte("x"), [16]byte{}, time.Now())); err == nil {
 		t.Error("a response sealed to another key opened")
 	}
 }
