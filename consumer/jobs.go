@@ -500,25 +500,31 @@ func (j *Jobs) heartbeat(msg jetstream.Msg, log *slog.Logger) (stop func()) {
 	if every == 0 {
 		every = DefaultHeartbeat
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					log.Debug("in-progress heartbeat failed", "err", err)
-				}
-			}
+	// A timer, not a goroutine per call: most calls stop long before the
+	// first beat. The mutex makes stop wait for a beat in progress, so no
+	// InProgress follows stop.
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { close(done); wg.Wait() }
+		if err := msg.InProgress(); err != nil {
+			log.Debug("in-progress heartbeat failed", "err", err)
+		}
+		t.Reset(every)
+	})
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // finisher carries one delivery to its result and acknowledgement.
