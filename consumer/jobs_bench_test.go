@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/nats-io/nats.go"
 
 	"github.com/litsignd/litsignd/litnode"
@@ -78,11 +82,91 @@ func sharedBenchFixture(b *testing.B) *benchFixture {
 // BenchmarkJobsPipeline publishes b.N pkp-sign jobs to LIT_JOBS and waits
 // for their b.N results: decode, ledger, delegation cache, session sigs,
 // PKPSign on the devnet, result publish and ack, with benchConcurrency jobs
-// in flight. It reports jobs/s end to end.
+// in flight. It reports jobs/s end to end, and cpu-ms/job, which here
+// includes the devnet's nodes (BenchmarkJobsPipelineDevnetProcess does
+// not).
 func BenchmarkJobsPipeline(b *testing.B) {
 	fx := sharedBenchFixture(b)
 	e := newJobsEnv(b, jobsEnvConfig{net: fx.net, lit: fx.lit, workers: benchConcurrency, ackWait: 30 * time.Second, heartbeat: 10 * time.Second})
-	e.put(e.store, fx.handOff)
+	benchPipeline(b, e, fx.pkp, fx.handOff)
+}
+
+// BenchmarkJobsPipelineDevnetProcess is BenchmarkJobsPipeline against a
+// Lit network in another process, so that this process's CPU is the job
+// pipeline's (and its in-process NATS server's), not the nodes':
+//
+//	litsign devnet --nodes 4 > devnet.json &
+//	LITSIGND_BENCH_DEVNET_INFO=devnet.json \
+//	  go test -run XXX -bench JobsPipelineDevnetProcess -benchtime 2000x ./consumer/
+//
+// It delegates the file's first PKP with its owner key and reports jobs/s
+// and cpu-ms/job (user + system CPU of this process per job), with
+// benchPipelineWorkers jobs in flight. Compare cpu-ms/job with
+// BenchmarkCryptoFloor for the same number of nodes (README "Performance").
+func BenchmarkJobsPipelineDevnetProcess(b *testing.B) {
+	path := os.Getenv("LITSIGND_BENCH_DEVNET_INFO")
+	if path == "" {
+		b.Skip("set LITSIGND_BENCH_DEVNET_INFO to the JSON `litsign devnet` prints")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var info struct {
+		Network struct {
+			RPCURL           string `json:"rpcUrl"`
+			ChainID          int64  `json:"chainId"`
+			Threshold        int    `json:"threshold"`
+			StakingAddress   string `json:"stakingAddress"`
+			PriceFeedAddress string `json:"priceFeedAddress"`
+		} `json:"network"`
+		PKPs []struct {
+			PublicKey       string `json:"publicKey"`
+			OwnerPrivateKey string `json:"ownerPrivateKey"`
+		} `json:"pkps"`
+	}
+	if err := json.Unmarshal(raw, &info); err != nil || len(info.PKPs) == 0 {
+		b.Fatalf("%s is not `litsign devnet` output with a PKP (%v)", path, err)
+	}
+	n := info.Network
+	lit := &litnode.Client{Network: litnode.NetworkConfig{
+		Name: litnode.NetworkCustom, ChainID: n.ChainID, RPCURL: n.RPCURL, RealmID: 1, HTTPProtocol: "http://",
+		StakingAddress: common.HexToAddress(n.StakingAddress), PriceFeedAddress: common.HexToAddress(n.PriceFeedAddress),
+		MinimumThreshold: n.Threshold, SDKVersionHeader: "8.0.0-devnet",
+	}, HandshakeTimeout: 10 * time.Second, RequestTimeout: 10 * time.Second, RetryBackoff: 10 * time.Millisecond}
+	b.Cleanup(lit.Close)
+	pkp, err := litnode.ParsePKPPublicKey(info.PKPs[0].PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	owner, err := crypto.HexToECDSA(strings.TrimPrefix(info.PKPs[0].OwnerPrivateKey, "0x"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := litnode.GenerateSessionKey(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs, _ := litnode.ParseResourceShorthand("pkp-signing:*")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := lit.SignSessionKey(ctx, litnode.SignSessionKeyRequest{PKP: pkp, SessionKey: key.PublicKey(), Owner: owner, Resources: reqs, Expiration: time.Now().Add(time.Hour)})
+	if err != nil {
+		b.Fatalf("delegate the devnet's PKP: %v", err)
+	}
+	e := newJobsEnv(b, jobsEnvConfig{lit: lit, external: true, workers: benchPipelineWorkers, ackWait: 30 * time.Second, heartbeat: 10 * time.Second})
+	benchPipeline(b, e, devnet.DevPKP{PublicKey: pkp}, &litnode.HandOff{PKP: pkp, SessionKey: key, Delegation: a})
+}
+
+// benchPipelineWorkers is the jobs in flight of
+// BenchmarkJobsPipelineDevnetProcess: litsign bench's default concurrency.
+const benchPipelineWorkers = 64
+
+// benchPipeline stores handOff, publishes b.N pkp-sign jobs for pkp and
+// waits for their b.N ok results; it reports jobs/s and the process's CPU
+// per job.
+func benchPipeline(b *testing.B, e *jobsEnv, pkp devnet.DevPKP, handOff *litnode.HandOff) {
+	e.put(e.store, handOff)
 	sub := e.subscribe(e.topo.ResultsSubjects())
 	if err := sub.SetPendingLimits(-1, -1); err != nil {
 		b.Fatal(err)
@@ -90,10 +174,10 @@ func BenchmarkJobsPipeline(b *testing.B) {
 	run := e.newID("bench")
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
-		bodies[i] = jobBody(fmt.Sprintf("%s-%d", run, i), fx.pkp, fmt.Sprintf("bench %d", i), nil)
+		bodies[i] = jobBody(fmt.Sprintf("%s-%d", run, i), pkp, fmt.Sprintf("bench %d", i), nil)
 	}
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	pubErr := make(chan error, 1)
 	go func() {
 		for i, body := range bodies {
@@ -117,12 +201,13 @@ func BenchmarkJobsPipeline(b *testing.B) {
 			b.Fatalf("result %s (%v)", m.Data, err)
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	b.StopTimer()
 	if err := <-pubErr; err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+	b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/job")
 }
 
 // BenchmarkDirectPKPSign is the baseline: the same PKPSign on the same

@@ -58,6 +58,9 @@ type jobsEnvConfig struct {
 	// (benchmarks share one).
 	net *devnet.Network
 	lit *litnode.Client
+	// external: the Lit network is in another process (lit is set); no
+	// devnet is started.
+	external bool
 	// defaultPolicy is Jobs.DefaultPolicy; nil means policy.Permissive()
 	// (tests of actions without a policy), unless securePolicy (then nil:
 	// policy.Default()).
@@ -119,7 +122,7 @@ func newJobsEnv(t testing.TB, cfg jobsEnvConfig) *jobsEnv {
 	nc, js := natstest.Connect(t, url)
 	e := &jobsEnv{t: t, nc: nc, js: js, topo: DefaultTopology(), net: cfg.net, lit: cfg.lit, reg: prometheus.NewRegistry()}
 	e.metrics = NewMetrics(e.reg)
-	if e.net == nil {
+	if e.net == nil && !cfg.external {
 		n, err := devnet.Start(devnet.Config{Nodes: 4, Threshold: 3, PKPs: cfg.pkps, NodeTimeout: 30 * time.Second})
 		if err != nil {
 			t.Fatalf("devnet.Start: %v", err)
