@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/nats-io/nats.go"
 
@@ -112,28 +111,11 @@ func BenchmarkJobsPipelineDevnetProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var info struct {
-		Network struct {
-			RPCURL           string `json:"rpcUrl"`
-			ChainID          int64  `json:"chainId"`
-			Threshold        int    `json:"threshold"`
-			StakingAddress   string `json:"stakingAddress"`
-			PriceFeedAddress string `json:"priceFeedAddress"`
-		} `json:"network"`
-		PKPs []struct {
-			PublicKey       string `json:"publicKey"`
-			OwnerPrivateKey string `json:"ownerPrivateKey"`
-		} `json:"pkps"`
-	}
+	var info devnet.Description
 	if err := json.Unmarshal(raw, &info); err != nil || len(info.PKPs) == 0 {
 		b.Fatalf("%s is not `litsign devnet` output with a PKP (%v)", path, err)
 	}
-	n := info.Network
-	lit := &litnode.Client{Network: litnode.NetworkConfig{
-		Name: litnode.NetworkCustom, ChainID: n.ChainID, RPCURL: n.RPCURL, RealmID: 1, HTTPProtocol: "http://",
-		StakingAddress: common.HexToAddress(n.StakingAddress), PriceFeedAddress: common.HexToAddress(n.PriceFeedAddress),
-		MinimumThreshold: n.Threshold, SDKVersionHeader: "8.0.0-devnet",
-	}, HandshakeTimeout: 10 * time.Second, RequestTimeout: 10 * time.Second, RetryBackoff: 10 * time.Millisecond}
+	lit := &litnode.Client{Network: info.Network.NetworkConfig(), HandshakeTimeout: 10 * time.Second, RequestTimeout: 10 * time.Second, RetryBackoff: 10 * time.Millisecond}
 	b.Cleanup(lit.Close)
 	pkp, err := litnode.ParsePKPPublicKey(info.PKPs[0].PublicKey)
 	if err != nil {

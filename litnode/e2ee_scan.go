@@ -1,5 +1,7 @@
 package litnode
 
+import "github.com/litsignd/litsignd/internal/jsonscan"
+
 // scanE2EEEnvelope is a fast path for the JSON of a response envelope
 // {"version":"…","payload":{"verification_key":"…","random":"…",
 // "created_at":"…","ciphertext_and_tag":"…"}}, the shape every node answer
@@ -10,16 +12,16 @@ package litnode
 // anything else ok is false and the caller uses encoding/json. The
 // returned slices alias raw.
 func scanE2EEEnvelope(raw []byte) (version, verificationKey, random, createdAt, ciphertext []byte, ok bool) {
-	s := jsonScanner{b: raw}
+	s := jsonscan.Scanner{B: raw}
 	var seenVersion, seenPayload bool
-	ok = s.object(func(key []byte) bool {
+	ok = s.Object(func(key []byte) bool {
 		switch string(key) {
 		case "version":
 			if seenVersion {
 				return false
 			}
 			seenVersion = true
-			version, ok = s.str()
+			version, ok = s.String()
 			return ok
 		case "payload":
 			if seenPayload {
@@ -27,7 +29,7 @@ func scanE2EEEnvelope(raw []byte) (version, verificationKey, random, createdAt, 
 			}
 			seenPayload = true
 			var seen [4]bool
-			return s.object(func(key []byte) bool {
+			return s.Object(func(key []byte) bool {
 				var dst *[]byte
 				var i int
 				switch string(key) {
@@ -46,85 +48,14 @@ func scanE2EEEnvelope(raw []byte) (version, verificationKey, random, createdAt, 
 					return false
 				}
 				seen[i] = true
-				*dst, ok = s.str()
+				*dst, ok = s.String()
 				return ok
 			}) && seen == [4]bool{true, true, true, true}
 		}
 		return false
 	}) && seenVersion && seenPayload
-	s.space()
-	if !ok || s.i != len(s.b) {
+	if !ok || !s.End() {
 		return nil, nil, nil, nil, nil, false
 	}
 	return version, verificationKey, random, createdAt, ciphertext, true
-}
-
-// jsonScanner reads the small subset of JSON scanE2EEEnvelope accepts.
-type jsonScanner struct {
-	b []byte
-	i int
-}
-
-func (s *jsonScanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *jsonScanner) next(c byte) bool {
-	s.space()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// str reads a string of printable ASCII without escapes and returns its
-// contents.
-func (s *jsonScanner) str() ([]byte, bool) {
-	if !s.next('"') {
-		return nil, false
-	}
-	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		c := s.b[s.i]
-		if c == '"' {
-			out := s.b[start:s.i]
-			s.i++
-			return out, true
-		}
-		if c < 0x20 || c > 0x7e || c == '\\' {
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// object reads {"key": value, …}, calling member for each key with the
-// scanner at the value; member reads the value or returns false.
-func (s *jsonScanner) object(member func(key []byte) bool) bool {
-	if !s.next('{') {
-		return false
-	}
-	if s.next('}') {
-		return true
-	}
-	for {
-		key, ok := s.str()
-		if !ok || !s.next(':') || !member(key) {
-			return false
-		}
-		if s.next('}') {
-			return true
-		}
-		if !s.next(',') {
-			return false
-		}
-	}
 }

@@ -3,7 +3,10 @@ package devnet
 import (
 	"encoding/hex"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/litsignd/litsignd/litnode"
 )
 
 // Description is what a client needs to use the devnet, as JSON (what
@@ -31,6 +34,22 @@ type NetworkDescription struct {
 	PriceFeedAddress string `json:"priceFeedAddress"`
 	// Epoch is the current epoch.
 	Epoch uint64 `json:"epoch"`
+}
+
+// NetworkConfig is the Lit client configuration for the described
+// network, the same as Network.NetworkConfig gives in process.
+func (d NetworkDescription) NetworkConfig() litnode.NetworkConfig {
+	return litnode.NetworkConfig{
+		Name:             litnode.NetworkCustom,
+		ChainID:          d.ChainID,
+		RPCURL:           d.RPCURL,
+		StakingAddress:   common.HexToAddress(d.StakingAddress),
+		PriceFeedAddress: common.HexToAddress(d.PriceFeedAddress),
+		RealmID:          1,
+		HTTPProtocol:     "http://",
+		MinimumThreshold: d.Threshold,
+		SDKVersionHeader: devnetSDKVersion,
+	}
 }
 
 // PKPDescription describes one PKP and its owner.

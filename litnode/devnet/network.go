@@ -309,9 +309,12 @@ func (n *Network) NetworkConfig() litnode.NetworkConfig {
 		RealmID:          1,
 		HTTPProtocol:     "http://",
 		MinimumThreshold: n.cfg.Threshold,
-		SDKVersionHeader: "8.0.0-devnet",
+		SDKVersionHeader: devnetSDKVersion,
 	}
 }
+
+// devnetSDKVersion is the SDK version header a devnet client sends.
+const devnetSDKVersion = "8.0.0-devnet"
 
 // NodeURLs returns "http://127.0.0.1:<port>" of every node currently in the
 // validator set, in node order.
