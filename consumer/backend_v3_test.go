@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -327,7 +328,7 @@ func TestV3ErrorsMapToCodes(t *testing.T) {
 	}
 	var ev DelegationEvent
 	_ = json.Unmarshal(m.Data, &ev)
-	if ev.PKPPublicKey != addr || ev.Reason != CodeLitAuthFailed || ev.JobID != r.ID {
+	if ev.PKPPublicKey != addr || ev.Reason != CodeLitAuthFailed || ev.JobID != r.ID || ev.Backend != "lit-v3" {
 		t.Fatalf("needed event = %+v", ev)
 	}
 
@@ -456,6 +457,7 @@ func TestV3IntakeChecks(t *testing.T) {
 
 func TestV3RevocationAndExpiry(t *testing.T) {
 	e := newV3Env(t, jobsEnvConfig{})
+	needed := e.subscribe(e.topo.Prefix + ".events.delegation.needed.>")
 	addr, _ := e.svc.wallet(t)
 	key := e.svc.account(t, 100, []string{V3SignActionCID()}, addr)
 	e.storeV3(addr, key)
@@ -470,7 +472,17 @@ func TestV3RevocationAndExpiry(t *testing.T) {
 	if got := e.intakeMsg(e.topo.RevocationsSubject(), e.handOff(addr, map[string]any{"usageKey": key, "revokedAt": time.Now()})); got != "ack" {
 		t.Fatalf("revocation: %s", got)
 	}
-	expectError(t, e.v3JobResult(KindPKPSign, map[string]any{"pkpPublicKey": addr, "toSign": "x"}), CodeDelegationNotFound, false)
+	r := e.v3JobResult(KindPKPSign, map[string]any{"pkpPublicKey": addr, "toSign": "x"})
+	expectError(t, r, CodeDelegationNotFound, false)
+	// The client is told a v3 credential is needed, not a Naga delegation.
+	m, err := needed.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("no needed event after the revocation: %v", err)
+	}
+	var ev DelegationEvent
+	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Backend != "lit-v3" || ev.PKPPublicKey != addr || ev.Reason != CodeDelegationNotFound || ev.JobID != r.ID {
+		t.Fatalf("needed event = %s (%v)", m.Data, err)
+	}
 
 	// A client-set expiry: the job after it finds no credential.
 	if got := e.intakeMsg(e.topo.DelegationsSubject(), e.handOff(addr, map[string]any{"usageKey": key, "groupId": "1", "issuedAt": time.Now(), "expiresAt": time.Now().Add(2 * time.Second)})); got != "ack" {
@@ -480,7 +492,7 @@ func TestV3RevocationAndExpiry(t *testing.T) {
 		t.Fatalf("before expiry: %+v", r.Error)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	r := e.v3JobResult(KindPKPSign, map[string]any{"pkpPublicKey": addr, "toSign": "x"})
+	r = e.v3JobResult(KindPKPSign, map[string]any{"pkpPublicKey": addr, "toSign": "x"})
 	if r.Status != StatusError || (r.Error.Code != CodeDelegationExpired && r.Error.Code != CodeDelegationNotFound) {
 		t.Fatalf("after expiry: %+v", r)
 	}
@@ -535,4 +547,70 @@ func TestV3GrantPropagationWindow(t *testing.T) {
 	if calls != 3 {
 		t.Fatalf("%d calls, want 2 refused and 1 that signed", calls)
 	}
+}
+
+// "A replayed message must change nothing": a captured v3 hand-off
+// re-published after the owner revoked its key must not bring the key
+// back, whether the hand-off carried issuedAt or not, and whether the
+// client or an operator revoked it. A hand-off of the same key issued
+// after the revocation is the owner re-enabling it, and is stored.
+func TestV3ReplayAfterRevocationStoresNothing(t *testing.T) {
+	e := newV3Env(t, jobsEnvConfig{})
+	rejected := e.subscribe(e.topo.Prefix + ".events.delegation.rejected.>")
+	ctx := context.Background()
+	expectRejected := func(what, addr string, msg []byte) {
+		t.Helper()
+		if got := e.intakeMsg(e.topo.DelegationsSubject(), msg); got != "term:"+ReasonRevoked {
+			t.Fatalf("%s: disposition %s, want term:%s", what, got, ReasonRevoked)
+		}
+		if _, err := e.creds.Get(ctx, addr); !errors.Is(err, delegationstore.ErrNotFound) {
+			t.Fatalf("%s: the revoked key is stored again (%v)", what, err)
+		}
+		m, err := rejected.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("%s: no rejected event: %v", what, err)
+		}
+		var ev DelegationEvent
+		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Reason != ReasonRevoked || ev.PKPPublicKey != addr || ev.Backend != "lit-v3" {
+			t.Fatalf("%s: rejected event %s (%v)", what, m.Data, err)
+		}
+	}
+
+	// The client revokes.
+	addr, _ := e.svc.wallet(t)
+	key := e.svc.account(t, 100, []string{V3SignActionCID()}, addr)
+	issued := time.Now().Add(-time.Minute)
+	captured := e.handOff(addr, map[string]any{"usageKey": key, "groupId": "1", "issuedAt": issued})
+	undated := e.handOff(addr, map[string]any{"usageKey": key, "groupId": "1"})
+	if got := e.intakeMsg(e.topo.DelegationsSubject(), captured); got != "ack" {
+		t.Fatalf("hand-off: %s", got)
+	}
+	if got := e.intakeMsg(e.topo.RevocationsSubject(), e.handOff(addr, map[string]any{"usageKey": key, "revokedAt": time.Now()})); got != "ack" {
+		t.Fatalf("revocation: %s", got)
+	}
+	expectRejected("the captured hand-off replayed", addr, captured)
+	expectRejected("an undated hand-off of the revoked key", addr, undated)
+	// The owner hands the key off again, later: stored.
+	if got := e.intakeMsg(e.topo.DelegationsSubject(), e.handOff(addr, map[string]any{"usageKey": key, "groupId": "1", "issuedAt": time.Now().Add(time.Second)})); got != "ack" {
+		t.Fatalf("a hand-off issued after the revocation: %s, want ack", got)
+	}
+	if _, err := e.creds.Get(ctx, addr); err != nil {
+		t.Fatalf("re-enabled key not stored: %v", err)
+	}
+
+	// An operator revokes (no key needed): the same holds.
+	addr2, _ := e.svc.wallet(t)
+	key2 := e.svc.account(t, 100, []string{V3SignActionCID()}, addr2)
+	captured2 := e.handOff(addr2, map[string]any{"usageKey": key2, "groupId": "1", "issuedAt": time.Now().Add(-time.Minute)})
+	if got := e.intakeMsg(e.topo.DelegationsSubject(), captured2); got != "ack" {
+		t.Fatalf("hand-off: %s", got)
+	}
+	admin, err := delegationstore.OpenAdmin(ctx, e.js, e.topo.DelegationsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := admin.RevokeV3(ctx, addr2); err != nil || !deleted {
+		t.Fatalf("operator revocation: %v, %v", deleted, err)
+	}
+	expectRejected("a hand-off replayed after an operator revocation", addr2, captured2)
 }

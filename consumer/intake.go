@@ -80,9 +80,10 @@ const (
 
 // rejection is a permanent intake failure: a rejected event, then Term.
 type rejection struct {
-	reason string
-	pkp    string
-	err    error
+	reason  string
+	pkp     string
+	backend string // "lit-v3" for a v3 message, "" for Naga
+	err     error
 }
 
 func (r *rejection) Error() string { return r.reason + ": " + r.err.Error() }
@@ -281,7 +282,7 @@ func (in *Intake) revoke(ctx context.Context, data []byte) error {
 // disposition terminates). If the event cannot be published, the error is
 // transient so the message is retried and the event not lost.
 func (in *Intake) reject(ctx context.Context, rj *rejection) error {
-	ev := DelegationEvent{Type: EventRejected, PKPPublicKey: rj.pkp, Reason: rj.reason, Message: rj.err.Error()}
+	ev := DelegationEvent{Type: EventRejected, Backend: rj.backend, PKPPublicKey: rj.pkp, Reason: rj.reason, Message: rj.err.Error()}
 	if err := in.Events.Publish(ctx, ev, ""); err != nil {
 		return err
 	}

@@ -151,19 +151,19 @@ func (in *Intake) openV3(data []byte) (addr string, p *v3Payload, err error) {
 // on the first job (scope_denied) or with `litsign v3 check`.
 func (in *Intake) intakeV3(ctx context.Context, data []byte) error {
 	if in.V3 == nil {
-		return in.reject(ctx, &rejection{reason: ReasonV3NoBackend, err: errors.New("this litsignd serves no Lit v3 backend (start it with --lit-v3-url)")})
+		return in.rejectV3(ctx, &rejection{reason: ReasonV3NoBackend, err: errors.New("this litsignd serves no Lit v3 backend (start it with --lit-v3-url)")})
 	}
 	addr, p, err := in.openV3(data)
 	if err != nil {
-		return in.reject(ctx, asRejection(err, addr))
+		return in.rejectV3(ctx, asRejection(err, addr))
 	}
 	group := strings.Trim(string(bytes.TrimSpace(p.GroupID)), `"`)
 	if !validGroupID.MatchString(group) {
-		return in.reject(ctx, &rejection{reason: ReasonV3Group, pkp: addr, err: errors.New("groupId must be a decimal or 0x-hex group id")})
+		return in.rejectV3(ctx, &rejection{reason: ReasonV3Group, pkp: addr, err: errors.New("groupId must be a decimal or 0x-hex group id")})
 	}
 	var pol json.RawMessage
 	if parsed, err := policy.Parse(p.Policy); err != nil {
-		return in.reject(ctx, &rejection{reason: ReasonV3Policy, pkp: addr, err: err})
+		return in.rejectV3(ctx, &rejection{reason: ReasonV3Policy, pkp: addr, err: err})
 	} else if parsed != nil {
 		pol, _ = json.Marshal(parsed)
 	}
@@ -171,14 +171,14 @@ func (in *Intake) intakeV3(ctx context.Context, data []byte) error {
 	cred := &delegationstore.V3Credential{Address: addr, UsageKey: delegationstore.UsageKey(*p.UsageKey), GroupID: group, Policy: pol}
 	if p.ExpiresAt != nil {
 		if !now.Before(*p.ExpiresAt) {
-			return in.reject(ctx, &rejection{reason: ReasonExpired, pkp: addr, err: fmt.Errorf("expiresAt %s has passed", p.ExpiresAt.UTC().Format(time.RFC3339))})
+			return in.rejectV3(ctx, &rejection{reason: ReasonExpired, pkp: addr, err: fmt.Errorf("expiresAt %s has passed", p.ExpiresAt.UTC().Format(time.RFC3339))})
 		}
 		cred.ExpiresAt = *p.ExpiresAt
 	}
 	var issued time.Time
 	if p.IssuedAt != nil {
 		if p.IssuedAt.After(now.Add(5 * time.Minute)) {
-			return in.reject(ctx, &rejection{reason: ReasonNotYetValid, pkp: addr, err: errors.New("issuedAt is in the future")})
+			return in.rejectV3(ctx, &rejection{reason: ReasonNotYetValid, pkp: addr, err: errors.New("issuedAt is in the future")})
 		}
 		issued = *p.IssuedAt
 	}
@@ -188,15 +188,17 @@ func (in *Intake) intakeV3(ctx context.Context, data []byte) error {
 			return fmt.Errorf("lit v3 account_exists: %w", err) // retried
 		}
 		if !ok {
-			return in.reject(ctx, &rejection{reason: ReasonV3UnknownAcct, pkp: addr, err: errors.New("the service does not know this usage key (account_exists is false)")})
+			return in.rejectV3(ctx, &rejection{reason: ReasonV3UnknownAcct, pkp: addr, err: errors.New("the service does not know this usage key (account_exists is false)")})
 		}
 	}
 	res, err := in.V3.Store.Put(ctx, cred, issued)
 	switch {
 	case errors.Is(err, delegationstore.ErrStale):
-		return in.reject(ctx, &rejection{reason: ReasonSuperseded, pkp: addr, err: err})
+		return in.rejectV3(ctx, &rejection{reason: ReasonSuperseded, pkp: addr, err: err})
+	case errors.Is(err, delegationstore.ErrRevoked):
+		return in.rejectV3(ctx, &rejection{reason: ReasonRevoked, pkp: addr, err: err})
 	case errors.Is(err, delegationstore.ErrExpired):
-		return in.reject(ctx, &rejection{reason: ReasonExpired, pkp: addr, err: err})
+		return in.rejectV3(ctx, &rejection{reason: ReasonExpired, pkp: addr, err: err})
 	case err != nil:
 		return fmt.Errorf("store v3 credential: %w", err)
 	}
@@ -218,16 +220,16 @@ func (in *Intake) intakeV3(ctx context.Context, data []byte) error {
 // replayed revocation does not remove a credential handed off after it).
 func (in *Intake) revokeV3(ctx context.Context, data []byte) error {
 	if in.V3 == nil {
-		return in.reject(ctx, &rejection{reason: ReasonV3NoBackend, err: errors.New("this litsignd serves no Lit v3 backend")})
+		return in.rejectV3(ctx, &rejection{reason: ReasonV3NoBackend, err: errors.New("this litsignd serves no Lit v3 backend")})
 	}
 	addr, p, err := in.openV3(data)
 	if err != nil {
 		rj := asRejection(err, addr)
 		rj.reason = ReasonInvalidRevocation
-		return in.reject(ctx, rj)
+		return in.rejectV3(ctx, rj)
 	}
 	if p.RevokedAt == nil {
-		return in.reject(ctx, &rejection{reason: ReasonInvalidRevocation, pkp: addr, err: errors.New("a v3 revocation needs revokedAt")})
+		return in.rejectV3(ctx, &rejection{reason: ReasonInvalidRevocation, pkp: addr, err: errors.New("a v3 revocation needs revokedAt")})
 	}
 	hash := delegationstore.V3KeyHash(*p.UsageKey)
 	deleted, err := in.V3.Store.Revoke(ctx, addr, hash, *p.RevokedAt)
@@ -240,4 +242,11 @@ func (in *Intake) revokeV3(ctx context.Context, data []byte) error {
 	}
 	return in.Events.Publish(ctx, DelegationEvent{Type: EventRevoked, Backend: delegationstore.BackendLitV3, PKPPublicKey: addr, Reason: "client"},
 		"revoked-"+addr+"-"+hash[2:18]+"-"+p.RevokedAt.UTC().Format("20060102T150405.000"))
+}
+
+// rejectV3 is reject for a v3 message: its event carries
+// "backend":"lit-v3" (README "Lit v3").
+func (in *Intake) rejectV3(ctx context.Context, rj *rejection) error {
+	rj.backend = delegationstore.BackendLitV3
+	return in.reject(ctx, rj)
 }

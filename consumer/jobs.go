@@ -317,6 +317,14 @@ func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
 	var b Backend
 	if err == nil {
 		b, err = j.backendFor(ctx, job) // backend.go
+		switch {
+		case b != nil:
+			f.backend = b.Name()
+		case j.V3 != nil && job.PKP.IsZero():
+			// A job naming its PKP by wallet address asks for a v3
+			// credential (Naga delegations are kept by public key).
+			f.backend = delegationstore.BackendLitV3
+		}
 	}
 	if err == nil {
 		switch job.Kind {
@@ -542,6 +550,9 @@ type finisher struct {
 	content   string // the job's content hash (ledgered only)
 	// msgID overrides the result's Nats-Msg-Id (an id-reuse refusal).
 	msgID string
+	// backend is the name of the backend that ran the job ("" before one
+	// was picked).
+	backend string
 	// called and mayHaveRun: ExecuteJS was called, and the action may
 	// have run (execute-js only).
 	called, mayHaveRun bool
@@ -609,7 +620,7 @@ func (f *finisher) finish(ctx context.Context, out jobOutput, err error) {
 		return
 	}
 	if needsDelegation(code) {
-		j.publishNeeded(ctx, job, code, err, log)
+		j.publishNeeded(ctx, job, f.backend, code, err, log)
 	}
 	if j.beforeRecord != nil {
 		j.beforeRecord(job)
@@ -780,7 +791,7 @@ func needsDelegation(code string) bool {
 // publishNeeded publishes <prefix>.events.delegation.needed.<pkp>, once
 // per job (deduplicated by the events stream). Failure is logged only: the
 // job's result is what the producer waits for.
-func (j *Jobs) publishNeeded(ctx context.Context, job Job, code string, cause error, log *slog.Logger) {
+func (j *Jobs) publishNeeded(ctx context.Context, job Job, backend, code string, cause error, log *slog.Logger) {
 	if j.Events == nil || job.PKPHex == "" {
 		return
 	}
@@ -789,6 +800,9 @@ func (j *Jobs) publishNeeded(ctx context.Context, job Job, code string, cause er
 		return
 	}
 	ev := DelegationEvent{Type: EventNeeded, PKPPublicKey: job.PKPHex, Reason: code, Message: errorMessage(cause), JobID: job.ID, At: j.now().UTC()}
+	if backend == delegationstore.BackendLitV3 {
+		ev.Backend = backend // a v3 credential is needed, not a Naga delegation
+	}
 	ectx, cancel := context.WithTimeout(ctx, publishAttemptTimeout)
 	defer cancel()
 	if err := j.Events.Publish(ectx, ev, msgID); err != nil {

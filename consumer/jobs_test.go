@@ -259,7 +259,7 @@ func TestJobsDelegationErrors(t *testing.T) {
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Fatal(err)
 		}
-		if ev.Type != EventNeeded || ev.JobID != id || ev.Reason != code || ev.PKPPublicKey == "" {
+		if ev.Type != EventNeeded || ev.JobID != id || ev.Reason != code || ev.PKPPublicKey == "" || ev.Backend != "" {
 			t.Errorf("event = %+v; want needed for job %s, reason %s", ev, id, code)
 		}
 	}

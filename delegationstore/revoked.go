@@ -75,14 +75,40 @@ func (s *Store) IsRevoked(ctx context.Context, pkp litnode.PKPPublicKey, session
 	if s.revoked == nil {
 		return false, nil
 	}
-	e, err := s.revoked.Get(ctx, revokedKey(pkp, session))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return false, nil
-	case err != nil:
+	e, err := s.revokedEntry(ctx, revokedKey(pkp, session))
+	if err != nil {
 		return false, fmt.Errorf("revocations of %s: %w", pkp.Hex(), err)
 	}
-	return e.Operation() == jetstream.KeyValuePut, nil
+	return e != nil, nil
+}
+
+// revokedEntry reads a revoked-pairs record; nil when there is none.
+func (s *Store) revokedEntry(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	e, err := s.revoked.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case e.Operation() != jetstream.KeyValuePut:
+		return nil, nil
+	}
+	return e, nil
+}
+
+// putRevoked writes a revoked-pairs record with a per-key TTL (0: none),
+// rolling up any earlier record of the key. KV Put drops a per-key TTL
+// (docs/jetstream.md A.4), so it publishes to the key's subject.
+func (s *Store) putRevoked(ctx context.Context, key string, body []byte, ttl time.Duration) error {
+	msg := nats.NewMsg("$KV." + s.cfg.RevokedBucket + "." + key)
+	msg.Data = body
+	msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	var opts []jetstream.PublishOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(ttl))
+	}
+	_, err := s.js.PublishMsg(ctx, msg, opts...)
+	return err
 }
 
 // remember records the revoked pair until exp (plus slack).
@@ -104,13 +130,7 @@ func (s *Store) remember(ctx context.Context, pkp litnode.PKPPublicKey, session 
 	if err != nil {
 		return err
 	}
-	key := revokedKey(pkp, session)
-	// Put drops a per-key TTL (docs/jetstream.md A.4): publish with the TTL,
-	// rolling up any earlier record of the pair.
-	msg := nats.NewMsg("$KV." + s.cfg.RevokedBucket + "." + key)
-	msg.Data = body
-	msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
-	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgTTL(ttl)); err != nil {
+	if err := s.putRevoked(ctx, revokedKey(pkp, session), body, ttl); err != nil {
 		return fmt.Errorf("remember revocation of %s: %w", pkp.Hex(), err)
 	}
 	return nil

@@ -345,6 +345,14 @@ func (a *Admin) Revoke(ctx context.Context, pkp litnode.PKPPublicKey, session *l
 	return a.s.Revoke(ctx, pkp, session)
 }
 
+// RevokeV3 is an operator's revocation of the Lit v3 credential stored
+// for a wallet address (V3Store.Revoke with any key): it reports whether
+// one was removed, and its key stays refused for hand-offs issued until
+// now.
+func (a *Admin) RevokeV3(ctx context.Context, addr string) (bool, error) {
+	return a.s.V3().Revoke(ctx, addr, "", time.Time{})
+}
+
 // Ready is closed once Run has loaded the bucket's current values into the
 // cache.
 func (s *Store) Ready() <-chan struct{} { return s.ready }

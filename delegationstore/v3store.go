@@ -54,6 +54,9 @@ func (v *V3Store) Put(ctx context.Context, c *V3Credential, issuedAt time.Time) 
 			return PutResult{}, fmt.Errorf("store v3 credential for %s: %w at %s", addr, ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 	}
+	if err := s.checkV3Revoked(ctx, addr, V3KeyHash(c.UsageKey.Reveal()), issuedAt); err != nil {
+		return PutResult{}, err // v3revoked.go: a revoked key comes back only issued after its revocation
+	}
 	for attempt := 1; ; attempt++ {
 		m, err := s.lastMsg(ctx, addr)
 		if err != nil {
@@ -165,12 +168,20 @@ func (v *V3Store) Get(ctx context.Context, addr string) (*V3Credential, error) {
 // Revoke purges the credential stored for addr if its key hash is keyHash
 // ("" matches any: an operator's revocation) and it was stored (issued) no
 // later than notAfter (zero: any), with compare-and-set on the checked
-// revision. It reports whether something was removed.
+// revision. It reports whether something was removed. Either way the
+// revoked key is remembered (v3revoked.go) before anything is purged, so a
+// replayed hand-off of it issued no later than notAfter (an operator's: now)
+// is refused from then on: a client's revocation proves knowledge of the key
+// even when nothing is stored for it.
 func (v *V3Store) Revoke(ctx context.Context, addr, keyHash string, notAfter time.Time) (bool, error) {
 	s := v.s
 	a, err := NormalizeV3Address(addr)
 	if err != nil {
 		return false, nil
+	}
+	by, cutOff := "client", notAfter
+	if keyHash == "" {
+		by, cutOff = "operator", s.now()
 	}
 	for attempt := 1; ; attempt++ {
 		m, err := s.lastMsg(ctx, a)
@@ -178,19 +189,27 @@ func (v *V3Store) Revoke(ctx context.Context, addr, keyHash string, notAfter tim
 			return false, fmt.Errorf("revoke v3 credential for %s: %w", a, err)
 		}
 		if m == nil || isRemoval(m.Header) {
+			if keyHash != "" {
+				return false, s.rememberV3(ctx, a, keyHash, cutOff, time.Time{}, by)
+			}
 			return false, nil
 		}
-		if keyHash != "" || !notAfter.IsZero() {
-			rec, err := decodeV3Record(m.Data)
-			if err != nil {
-				return false, fmt.Errorf("revoke v3 credential for %s: %w", a, err)
-			}
-			if keyHash != "" && rec.KeyHash != keyHash {
-				return false, nil
-			}
-			if !notAfter.IsZero() && rec.IssuedAt().After(notAfter) {
-				return false, nil
-			}
+		rec, err := decodeV3Record(m.Data)
+		if err != nil {
+			return false, fmt.Errorf("revoke v3 credential for %s: %w", a, err)
+		}
+		var expires time.Time
+		if rec.ExpiresAt != nil {
+			expires = *rec.ExpiresAt
+		}
+		if keyHash != "" && rec.KeyHash != keyHash {
+			return false, s.rememberV3(ctx, a, keyHash, cutOff, time.Time{}, by)
+		}
+		if err := s.rememberV3(ctx, a, rec.KeyHash, cutOff, expires, by); err != nil {
+			return false, err
+		}
+		if !notAfter.IsZero() && rec.IssuedAt().After(notAfter) {
+			return false, nil
 		}
 		opts := []jetstream.KVDeleteOpt{jetstream.LastRevision(m.Sequence)}
 		if s.cfg.MarkerTTL > 0 {
@@ -199,7 +218,7 @@ func (v *V3Store) Revoke(ctx context.Context, addr, keyHash string, notAfter tim
 		err = s.kv.Purge(ctx, a, opts...)
 		if err == nil {
 			s.metrics.revoked()
-			s.log.Info("v3 credential revoked", "pkp", a, "revision", m.Sequence)
+			s.log.Info("v3 credential revoked", "pkp", a, "revision", m.Sequence, "by", by)
 			return true, nil
 		}
 		if !isWrongLastSeq(err) {

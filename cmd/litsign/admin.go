@@ -17,18 +17,21 @@ import (
 
 // cmdRevoke deletes the delegation stored for a PKP (operator revocation:
 // no session-key signature needed, NATS permissions on the bucket are the
-// authority) and publishes a revoked event.
+// authority) and publishes a revoked event. A wallet address (0x + 40 hex)
+// names a Lit v3 credential instead; its usage key stays refused for
+// hand-offs issued until now.
 func cmdRevoke(ctx context.Context, e env, args []string) (int, error) {
 	fs := flag.NewFlagSet("litsign revoke", flag.ContinueOnError)
 	var c natsFlags
 	c.register(fs)
-	pkpHex := fs.String("pkp", "", "PKP public key 0x04…")
+	pkpHex := fs.String("pkp", "", "PKP public key 0x04… (a Lit v3 PKP: its wallet address 0x + 40 hex)")
 	if err := parse(fs, e, args); err != nil {
 		return 2, err
 	}
+	v3Addr, v3err := delegationstore.NormalizeV3Address(*pkpHex)
 	pkp, err := litnode.ParsePKPPublicKey(*pkpHex)
-	if err != nil {
-		return 2, fmt.Errorf("--pkp: %w", err)
+	if err != nil && v3err != nil {
+		return 2, fmt.Errorf("--pkp: %w (nor is it a Lit v3 wallet address)", err)
 	}
 	nc, js, err := c.connect()
 	if err != nil {
@@ -42,18 +45,26 @@ func cmdRevoke(ctx context.Context, e env, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	deleted, err := admin.Revoke(ctx, pkp, nil)
+	ev := consumer.DelegationEvent{Type: consumer.EventRevoked, Reason: "operator", At: time.Now().UTC()}
+	what := "the delegation"
+	var deleted bool
+	if v3err == nil {
+		ev.Backend, ev.PKPPublicKey, what = delegationstore.BackendLitV3, v3Addr, "the Lit v3 credential"
+		deleted, err = admin.RevokeV3(ctx, v3Addr)
+	} else {
+		ev.PKPPublicKey = pkp.Hex()
+		deleted, err = admin.Revoke(ctx, pkp, nil)
+	}
 	if err != nil {
 		return 1, err
 	}
 	if !deleted {
-		return 1, fmt.Errorf("no delegation is stored for %s", pkp.Hex())
+		return 1, fmt.Errorf("no %s is stored for %s", strings.TrimPrefix(what, "the "), ev.PKPPublicKey)
 	}
-	ev := consumer.DelegationEvent{Type: consumer.EventRevoked, PKPPublicKey: pkp.Hex(), Reason: "operator", At: time.Now().UTC()}
 	if err := (&consumer.EventPublisher{JS: js, Topology: topo}).Publish(ctx, ev, ""); err != nil {
 		return 1, err
 	}
-	fmt.Fprintf(e.stdout, "revoked the delegation of %s\n", pkp.Hex())
+	fmt.Fprintf(e.stdout, "revoked %s of %s\n", what, ev.PKPPublicKey)
 	return 0, nil
 }
 

@@ -183,7 +183,31 @@ func TestLitsignCommands(t *testing.T) {
 	if _, code, _ := litsign(t, "", "revoke", "--dev-info", info, "--pkp", pkp.Hex()); code == 0 {
 		t.Error("revoking twice succeeded")
 	}
-	_ = time.Second
+
+	// An operator revokes a Lit v3 credential by its wallet address: it is
+	// gone, and a replay of its hand-off is refused.
+	v3 := store.V3()
+	addr := "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23"
+	cred := func() *delegationstore.V3Credential {
+		return &delegationstore.V3Credential{Address: addr, UsageKey: "dXNhZ2VrZXl1c2FnZWtleXVzYWdla2V5dXNhZ2VrZXk=", GroupID: "1"}
+	}
+	issued := time.Now().Add(-time.Minute)
+	if _, err := v3.Put(ctx, cred(), issued); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = litsign(t, "", "revoke", "--dev-info", info, "--pkp", "0x"+strings.ToUpper(addr[2:]))
+	if err != nil || !strings.Contains(out, "Lit v3 credential of "+addr) {
+		t.Fatalf("revoke of a v3 credential = %q, %v", out, err)
+	}
+	if _, err := v3.Get(ctx, addr); !errors.Is(err, delegationstore.ErrNotFound) {
+		t.Fatalf("after the v3 revoke: %v", err)
+	}
+	if _, err := v3.Put(ctx, cred(), issued); !errors.Is(err, delegationstore.ErrRevoked) {
+		t.Fatalf("replayed v3 hand-off after the operator's revoke: %v, want ErrRevoked", err)
+	}
+	if _, code, _ := litsign(t, "", "revoke", "--dev-info", info, "--pkp", addr); code == 0 {
+		t.Error("revoking a v3 credential twice succeeded")
+	}
 }
 
 func TestLitsignUsageErrors(t *testing.T) {
