@@ -1023,8 +1023,13 @@ func (p *NATSResults) publishPlain(ctx context.Context, subject, msgID string, b
 	if p.denied(subject) {
 		return fmt.Errorf("publish result to %s: %w: %v", subject, ErrResultRefused, p.Conn.LastError())
 	}
-	if _, err := sub.NextMsg(time.Millisecond); errors.Is(err, nats.ErrNoResponders) {
-		return fmt.Errorf("publish result to %s: %w: no responders", subject, ErrResultRefused)
+	// A no-responders status arrived before the flush's PONG, so it is
+	// queued by now: look without waiting (the common case, a subscriber
+	// got the result, queues nothing).
+	if n, _, _ := sub.Pending(); n > 0 {
+		if _, err := sub.NextMsg(time.Millisecond); errors.Is(err, nats.ErrNoResponders) {
+			return fmt.Errorf("publish result to %s: %w: no responders", subject, ErrResultRefused)
+		}
 	}
 	return nil
 }
