@@ -195,21 +195,26 @@ func (v *V3Store) Revoke(ctx context.Context, addr, keyHash string, notAfter tim
 			return false, nil
 		}
 		rec, err := decodeV3Record(m.Data)
-		if err != nil {
+		switch {
+		case err != nil && keyHash != "":
 			return false, fmt.Errorf("revoke v3 credential for %s: %w", a, err)
-		}
-		var expires time.Time
-		if rec.ExpiresAt != nil {
-			expires = *rec.ExpiresAt
-		}
-		if keyHash != "" && rec.KeyHash != keyHash {
+		case err != nil:
+			// An operator removes even a record that does not decode (its
+			// key hash, and so a sticky revocation, is unknown).
+			s.log.Warn("revoking a v3 record that does not decode", "pkp", a, "revision", m.Sequence, "err", err)
+		case keyHash != "" && rec.KeyHash != keyHash:
 			return false, s.rememberV3(ctx, a, keyHash, cutOff, time.Time{}, by)
-		}
-		if err := s.rememberV3(ctx, a, rec.KeyHash, cutOff, expires, by); err != nil {
-			return false, err
-		}
-		if !notAfter.IsZero() && rec.IssuedAt().After(notAfter) {
-			return false, nil
+		default:
+			var expires time.Time
+			if rec.ExpiresAt != nil {
+				expires = *rec.ExpiresAt
+			}
+			if err := s.rememberV3(ctx, a, rec.KeyHash, cutOff, expires, by); err != nil {
+				return false, err
+			}
+			if !notAfter.IsZero() && rec.IssuedAt().After(notAfter) {
+				return false, nil
+			}
 		}
 		opts := []jetstream.KVDeleteOpt{jetstream.LastRevision(m.Sequence)}
 		if s.cfg.MarkerTTL > 0 {

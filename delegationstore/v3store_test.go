@@ -152,3 +152,34 @@ func TestV3KeyNotStoredInPlaintext(t *testing.T) {
 		t.Fatal("usage key found in plaintext in the JetStream store")
 	}
 }
+
+// An operator can remove a v3 record that does not decode (its key hash,
+// and so a sticky revocation, is unknown); a client's revocation of it
+// fails rather than guessing.
+func TestV3OperatorRevokesUndecodableRecord(t *testing.T) {
+	_, url := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, url)
+	s := openStore(t, js, delegationstore.Config{})
+	ctx := t.Context()
+	addr := "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23"
+	kv, err := js.KeyValue(ctx, delegationstore.DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, addr, []byte(`{"v":1,"backend":"lit-v3",`)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.V3().Revoke(ctx, addr, delegationstore.V3KeyHash(testUsageKey), time.Now()); ok || err == nil {
+		t.Fatalf("client revocation of an undecodable record = %v, %v; want an error", ok, err)
+	}
+	admin, err := delegationstore.OpenAdmin(ctx, js, delegationstore.DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := admin.RevokeV3(ctx, addr); !ok || err != nil {
+		t.Fatalf("operator revocation = %v, %v", ok, err)
+	}
+	if _, err := kv.Get(ctx, addr); err == nil {
+		t.Fatal("the undecodable record is still there")
+	}
+}
