@@ -58,6 +58,9 @@ type natsCluster struct {
 	http    []string // monitoring base URLs
 }
 
+// clusterStartWait bounds each wait of startCluster.
+const clusterStartWait = time.Minute
+
 // startCluster starts the three servers and waits for a JetStream meta
 // leader. n < 3 starts only the first n servers (n = 1 also drops the
 // routes, making a stand-alone server with the same accounts).
@@ -104,8 +107,14 @@ func startCluster(t testing.TB, n int) *natsCluster {
 		s.SetLoggerV2(l, false, false, false)
 		go s.Start()
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("%s: not ready for connections", name)
+		// Hang guards, not targets: a clustered JetStream server on a
+		// machine busy with the race-detector suites can take many
+		// seconds to start.
+		if !s.ReadyForConnections(clusterStartWait) {
+			l.mu.Lock()
+			logged := strings.Join(l.lines, "\n")
+			l.mu.Unlock()
+			t.Fatalf("%s: not ready for connections within %s; its warnings and errors:\n%s", name, clusterStartWait, logged)
 		}
 		c.servers = append(c.servers, s)
 		c.logs = append(c.logs, l)
@@ -120,12 +129,12 @@ func startCluster(t testing.TB, n int) *natsCluster {
 	// The compose health check: /healthz?js-enabled-only=true on every
 	// server, then a meta leader (JetStream API calls before that fail).
 	for i, base := range c.http {
-		if err := within(20*time.Second, func() error { return httpOK(base + "/healthz?js-enabled-only=true") }); err != nil {
+		if err := within(clusterStartWait, func() error { return httpOK(base + "/healthz?js-enabled-only=true") }); err != nil {
 			t.Fatalf("%s health check: %v", natsServers[i], err)
 		}
 	}
 	if n > 1 {
-		if err := within(20*time.Second, func() error {
+		if err := within(clusterStartWait, func() error {
 			for _, s := range c.servers {
 				if s.JetStreamIsLeader() {
 					return nil
