@@ -1,14 +1,11 @@
 package consumer
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
 // cpuTime is the process's user+system CPU time.
@@ -26,45 +23,12 @@ func benchV3(b *testing.B, client V3Client, checker V3Checker, addr, key string)
 	fx := sharedBenchFixture(b)
 	e := newV3EnvWith(b, jobsEnvConfig{net: fx.net, lit: fx.lit, workers: benchConcurrency, ackWait: 30 * time.Second, heartbeat: 10 * time.Second, timeout: 60 * time.Second}, client, checker)
 	e.storeV3(addr, key)
-	sub := e.subscribe(e.topo.ResultsSubjects())
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		b.Fatal(err)
-	}
 	run := e.newID("v3bench")
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
 		bodies[i], _ = json.Marshal(map[string]any{"id": fmt.Sprintf("%s-%d", run, i), "pkpPublicKey": addr, "toSign": fmt.Sprintf("bench %d", i)})
 	}
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	pubErr := make(chan error, 1)
-	go func() {
-		for i, body := range bodies {
-			m := nats.NewMsg(e.topo.JobSubject(KindPKPSign))
-			m.Data = body
-			m.Header.Set("Nats-Msg-Id", fmt.Sprintf("%s-%d", run, i))
-			if _, err := e.js.PublishMsg(context.Background(), m); err != nil {
-				pubErr <- err
-				return
-			}
-		}
-		pubErr <- nil
-	}()
-	for range b.N {
-		m, err := sub.NextMsg(60 * time.Second)
-		if err != nil {
-			b.Fatalf("waiting for results: %v", err)
-		}
-		var r Result
-		if err := json.Unmarshal(m.Data, &r); err != nil || r.Status != StatusOK {
-			b.Fatalf("result %s (%v)", m.Data, err)
-		}
-	}
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
-	b.StopTimer()
-	if err := <-pubErr; err != nil {
-		b.Fatal(err)
-	}
+	elapsed, cpu := runJobsBench(b, e.jobsEnv, run, bodies)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/job")
 }
