@@ -132,6 +132,13 @@ func ParseECDSAShare(raw []byte) (ECDSAShare, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return sh, fmt.Errorf("%w: ECDSA share: %v", ErrMalformed, err)
 	}
+	return shareFromWire(&w)
+}
+
+// shareFromWire checks and decodes the fields of a share as JSON gave
+// them (ParseECDSAShare, or the fast path of scanPKPSignShare).
+func shareFromWire(w *ecdsaShareWire) (ECDSAShare, error) {
+	var sh ECDSAShare
 	sh.Result = w.Result
 	sh.SigType = w.SigType
 	sh.ShareID = stripJSONQuotes(w.ShareID)

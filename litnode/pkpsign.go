@@ -238,13 +238,19 @@ func (c *Client) collectECDSAShares(replies []nodeReply) ([]ECDSAShare, error) {
 			errs = append(errs, r.err)
 			continue
 		}
-		var d pkpSignData
-		if err := json.Unmarshal(r.data, &d); err != nil || !d.Success {
-			c.penalise(r.node, 3)
-			errs = append(errs, &NodeError{Op: "pkp_sign", Node: r.node, Err: fmt.Errorf("bad pkpSign response"), class: ErrNoValidShares})
-			continue
+		var sh ECDSAShare
+		var err error
+		if w, ok := scanPKPSignShare(r.data); ok {
+			sh, err = shareFromWire(&w)
+		} else {
+			var d pkpSignData
+			if err := json.Unmarshal(r.data, &d); err != nil || !d.Success {
+				c.penalise(r.node, 3)
+				errs = append(errs, &NodeError{Op: "pkp_sign", Node: r.node, Err: fmt.Errorf("bad pkpSign response"), class: ErrNoValidShares})
+				continue
+			}
+			sh, err = ParseECDSAShare(d.SignatureShare)
 		}
-		sh, err := ParseECDSAShare(d.SignatureShare)
 		if err == nil && sh.Result != "success" {
 			err = fmt.Errorf("node returned a %q share", sh.Result)
 		}

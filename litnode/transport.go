@@ -153,7 +153,11 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 			return nil, fail(resp.StatusCode, err, ErrNodeUnavailable)
 		}
 		bufs.plaintext = pt[:0]
-		if err := json.Unmarshal(pt, &g); err != nil {
+		if data, ok := scanGenericOK(pt); ok {
+			// pt is reused once post returns: data is copied, as
+			// encoding/json copies a RawMessage.
+			g = GenericResponse{OK: true, Data: bytes.Clone(data)}
+		} else if err := json.Unmarshal(pt, &g); err != nil {
 			return nil, fail(resp.StatusCode, fmt.Errorf("decrypted response is not a GenericResponse: %v", err), ErrNodeUnavailable)
 		}
 	} else if err := json.Unmarshal(raw, &g); err != nil || (g.Error == nil && g.Data == nil && !g.OK) {

@@ -1,12 +1,14 @@
 // Package jsonscan reads the small subset of JSON that litsignd's hot
-// paths decode without encoding/json: objects, strings without escapes,
-// integers, and values skipped unread. A caller uses it as a fast path
+// paths decode without encoding/json: objects, strings without escapes
+// (and strings that are one quoted string), integers, the literals, values
+// skipped unread and values passed over checked. A caller uses it as a fast path
 // that accepts only input encoding/json would decode to the same value,
 // and falls back to encoding/json on anything the scanner refuses.
 package jsonscan
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 )
 
@@ -147,4 +149,63 @@ func (s *Scanner) Skip() bool {
 		}
 		return s.I > start
 	}
+}
+
+// Literal reads the literal lit (true, false or null) after whitespace.
+// What follows it is the caller's to check (a ',' or a closing bracket).
+func (s *Scanner) Literal(lit string) bool {
+	s.Space()
+	if bytes.HasPrefix(s.B[s.I:], []byte(lit)) {
+		s.I += len(lit)
+		return true
+	}
+	return false
+}
+
+// QuotedString reads a string that is either printable ASCII without
+// escapes, like String, or exactly one such string in escaped quotes, as
+// "\"ABC\"" (a JSON-encoded string inside a JSON string). It returns
+// the contents between the quotes (aliasing B) and whether they were
+// wrapped in escaped quotes: the decoded value is `"` + content + `"` then.
+// Any other escape, and a quote or backslash inside the wrapped contents,
+// is refused.
+func (s *Scanner) QuotedString() (content []byte, wrapped, ok bool) {
+	save := s.I
+	if content, ok = s.String(); ok {
+		return content, false, true
+	}
+	s.I = save
+	if !s.Eat('"') || !bytes.HasPrefix(s.B[s.I:], []byte(`\"`)) {
+		return nil, false, false
+	}
+	s.I += 2
+	start := s.I
+	for ; s.I < len(s.B); s.I++ {
+		c := s.B[s.I]
+		if c == '\\' {
+			if !bytes.HasPrefix(s.B[s.I:], []byte(`\""`)) {
+				return nil, false, false
+			}
+			content = s.B[start:s.I]
+			s.I += 3
+			return content, true, true
+		}
+		if c < 0x20 || c > 0x7e || c == '"' {
+			return nil, false, false
+		}
+	}
+	return nil, false, false
+}
+
+// Value passes over one value and returns its bytes (aliasing B) if they
+// are one valid JSON value, as encoding/json checks it; anything else is
+// refused.
+func (s *Scanner) Value() ([]byte, bool) {
+	s.Space()
+	start := s.I
+	if !s.Skip() {
+		return nil, false
+	}
+	v := s.B[start:s.I]
+	return v, json.Valid(v)
 }
