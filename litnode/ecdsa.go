@@ -198,15 +198,20 @@ func parseSharePublicKey(uncompressed, compressed string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		// With public_key present (a checked point), equal to its
+		// compression is proof enough that b is a valid compressed point:
+		// no square root (DecompressY) per share on the hot path.
+		if pub != nil && bytes.Equal(compressSEC1(pub), b) {
+			return pub, nil
+		}
 		k, err := secp256k1.ParsePubKey(b)
 		if err != nil || (b[0] != 0x02 && b[0] != 0x03) {
 			return nil, fmt.Errorf("%w: ECDSA share compressed_public_key is not a compressed point", ErrMalformed)
 		}
-		if pub == nil {
-			pub = k.SerializeUncompressed()
-		} else if !bytes.Equal(compressSEC1(pub), b) {
+		if pub != nil {
 			return nil, fmt.Errorf("%w: ECDSA share public_key and compressed_public_key differ", ErrMalformed)
 		}
+		pub = k.SerializeUncompressed()
 	}
 	if pub == nil {
 		return nil, fmt.Errorf("%w: ECDSA share has no public key", ErrMalformed)
