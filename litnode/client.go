@@ -162,7 +162,9 @@ func (c *Client) httpClient() *http.Client {
 	return defaultHTTPClient
 }
 
-var defaultHTTPClient = &http.Client{Transport: &http.Transport{
+// defaultHTTPClient sends plain http:// node requests on the caller's
+// goroutine (directTransport) and https:// ones through http.Transport.
+var defaultHTTPClient = &http.Client{Transport: newDirectTransport(&http.Transport{
 	Proxy:               nil,
 	MaxIdleConnsPerHost: 64,
 	IdleConnTimeout:     90 * time.Second,
@@ -171,7 +173,7 @@ var defaultHTTPClient = &http.Client{Transport: &http.Transport{
 	// buffer: one write and few reads per request instead of one per 4 KiB.
 	WriteBufferSize: 32 << 10,
 	ReadBufferSize:  32 << 10,
-}}
+})}
 
 func durationOr(d, def time.Duration) time.Duration {
 	if d > 0 {
