@@ -11,8 +11,6 @@ import (
 	"strings"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
-	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
-	"github.com/ethereum/go-ethereum/crypto"
 )
 
 // ECDSASigTypeK256 is the sig_type of a secp256k1 ECDSA share
@@ -304,7 +302,8 @@ func (s ECDSASignature) RS() [64]byte {
 // sig_type EcdsaK256Sha256 and the same R, digest and public key:
 // s = Σ sᵢ mod n, r = x(R) mod n, r and s nonzero, s normalised to low-s, the
 // prehash signature verified against the public key, and the recovery id
-// found by trial ecrecover. Inconsistent or malformed shares wrap
+// read from the point the verification computes (the id trial ecrecover
+// finds). Inconsistent or malformed shares wrap
 // ErrMalformed; a sum that does not verify wraps ErrBadSignature.
 func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 	var out ECDSASignature
@@ -337,10 +336,6 @@ func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 			return out, fmt.Errorf("%w: ECDSA share %d has a different public key", ErrMalformed, i)
 		}
 	}
-	// docs/naga-wire.md §7.5 step 1: R is a point.
-	if _, err := secp256k1.ParsePubKey(first.BigR); err != nil || (first.BigR[0] != 0x02 && first.BigR[0] != 0x03) {
-		return out, fmt.Errorf("%w: ECDSA big_r is not a compressed secp256k1 point", ErrMalformed)
-	}
 	pub, err := secp256k1.ParsePubKey(first.PublicKey)
 	if err != nil {
 		return out, fmt.Errorf("%w: ECDSA public key: %v", ErrMalformed, err)
@@ -355,37 +350,35 @@ func CombineECDSAShares(shares []ECDSAShare) (ECDSASignature, error) {
 	// docs/naga-wire.md §7.5 step 4: r = x(R) mod n.
 	var r secp256k1.ModNScalar
 	r.SetByteSlice(first.BigR[1:])
-	// docs/naga-wire.md §7.5 step 5.
-	if r.IsZero() || s.IsZero() {
-		return out, fmt.Errorf("%w: combined ECDSA r or s is zero", ErrBadSignature)
-	}
 	// docs/naga-wire.md §7.5 step 6: low-s.
 	if s.IsOverHalfOrder() {
 		s.Negate()
 	}
-	// docs/naga-wire.md §7.5 step 7: verify the prehash signature.
-	if !secpecdsa.NewSignature(&r, &s).Verify(first.Digest, pub) {
+	// docs/naga-wire.md §7.5 steps 1, 5, 7 and 8: R a point, r and s
+	// nonzero, the prehash signature verified, and the recovery id.
+	x, v, verified := verifyPrehash(first.Digest, &r, &s, pub)
+	// Step 1. R is a compressed point: the verification point's x is R's
+	// (so on the curve) or, only when the check fails, a square root says.
+	if first.BigR[0] != 0x02 && first.BigR[0] != 0x03 ||
+		!(verified && bytes.Equal(x[:], first.BigR[1:])) && !onCurveCompressed(first.BigR) {
+		return out, fmt.Errorf("%w: ECDSA big_r is not a compressed secp256k1 point", ErrMalformed)
+	}
+	// Step 5.
+	if r.IsZero() || s.IsZero() {
+		return out, fmt.Errorf("%w: combined ECDSA r or s is zero", ErrBadSignature)
+	}
+	// Step 7.
+	if !verified {
 		return out, fmt.Errorf("%w: combined ECDSA signature does not verify", ErrBadSignature)
 	}
 	out.R = r.Bytes()
 	out.S = s.Bytes()
-	// docs/naga-wire.md §7.5 step 8: trial recovery.
-	var sig [65]byte
-	copy(sig[:32], out.R[:])
-	copy(sig[32:64], out.S[:])
-	found := false
-	for v := byte(0); v <= 1; v++ {
-		sig[64] = v
-		rec, err := crypto.Ecrecover(first.Digest, sig[:])
-		if err == nil && bytes.Equal(rec, first.PublicKey) {
-			out.RecoveryID = v
-			found = true
-			break
-		}
-	}
-	if !found {
+	// Step 8. Ethereum's v names the verification point's y parity, for
+	// x < n only (the SDK's trial ecrecover finds the same v, or none).
+	if out.R != x {
 		return ECDSASignature{}, fmt.Errorf("%w: no recovery id yields the public key", ErrBadSignature)
 	}
+	out.RecoveryID = v
 	out.PublicKey = bytes.Clone(first.PublicKey)
 	out.Digest = bytes.Clone(first.Digest)
 	out.SigType = first.SigType
@@ -527,4 +520,42 @@ func lagrangeAtZeroN(ids []secp256k1.ModNScalar) []secp256k1.ModNScalar {
 		out[i].Mul2(&num, &den)
 	}
 	return out
+}
+
+// verifyPrehash verifies the ECDSA signature (r, s) of a 32-byte digest
+// under pub and returns the point R' = u₁·G + u₂·Q the verification
+// computes, as its affine x and the parity of its y: the signature is
+// valid when x mod n = r, and its recovery id is the parity when x < n.
+// r or s zero never verifies.
+func verifyPrehash(digest []byte, r, s *secp256k1.ModNScalar, pub *secp256k1.PublicKey) (x [32]byte, yOdd byte, ok bool) {
+	if r.IsZero() || s.IsZero() {
+		return x, 0, false
+	}
+	var e, w, u1, u2 secp256k1.ModNScalar
+	e.SetByteSlice(digest) // 256-bit digest: bits2int is the value mod n
+	w.InverseValNonConst(s)
+	u1.Mul2(&e, &w)
+	u2.Mul2(r, &w)
+	var q, a, b, sum secp256k1.JacobianPoint
+	pub.AsJacobian(&q)
+	secp256k1.ScalarBaseMultNonConst(&u1, &a)
+	secp256k1.ScalarMultNonConst(&u2, &q, &b)
+	secp256k1.AddNonConst(&a, &b, &sum)
+	if (sum.X.IsZero() && sum.Y.IsZero()) || sum.Z.IsZero() {
+		return x, 0, false
+	}
+	sum.ToAffine()
+	x = *sum.X.Bytes()
+	var xn secp256k1.ModNScalar
+	xn.SetBytes(&x) // reduces mod n
+	if !xn.Equals(r) {
+		return x, 0, false
+	}
+	return x, byte(sum.Y.IsOddBit()), true
+}
+
+// onCurveCompressed reports whether p is a valid compressed point.
+func onCurveCompressed(p []byte) bool {
+	_, err := secp256k1.ParsePubKey(p)
+	return err == nil
 }

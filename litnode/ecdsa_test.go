@@ -2,6 +2,7 @@ package litnode
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 	"github.com/ethereum/go-ethereum/crypto"
 )
 
@@ -461,4 +464,57 @@ func FuzzParseECDSAShare(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCombineRecoveryIDMatchesEcrecover: the recovery id read from the
+// verification point is the one go-ethereum's ecrecover (libsecp256k1)
+// needs to give back the PKP's key, for random keys, nonces and digests
+// (both parities and both low-s branches occur), and the signature
+// verifies under decred's own ECDSA verification.
+func TestCombineRecoveryIDMatchesEcrecover(t *testing.T) {
+	seen := map[byte]int{}
+	for i := range 300 {
+		var secret, k, digest [32]byte
+		rand.Read(secret[:])
+		rand.Read(k[:])
+		rand.Read(digest[:])
+		secret[0], k[0] = 0x11, 0x22 // below n
+		ids := [][32]byte{{31: 1}, {31: 2}, {31: byte(3 + i%5)}}
+		ss, bigR, err := MakeECDSAShares(secret, digest, k, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := secp256k1.PrivKeyFromBytes(secret[:]).PubKey()
+		shares := make([]ECDSAShare, len(ss))
+		for j := range ss {
+			shares[j] = ECDSAShare{Digest: digest[:], SignatureShare: ss[j], BigR: bigR, PublicKey: pub.SerializeUncompressed(), SigType: ECDSASigTypeK256, Result: ecdsaShareSuccess}
+		}
+		sig, err := CombineECDSAShares(shares)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		var rs [65]byte
+		copy(rs[:32], sig.R[:])
+		copy(rs[32:64], sig.S[:])
+		rs[64] = sig.RecoveryID
+		rec, err := crypto.Ecrecover(digest[:], rs[:])
+		if err != nil || !bytes.Equal(rec, pub.SerializeUncompressed()) {
+			t.Fatalf("case %d: ecrecover with v=%d gives %x (%v), want the PKP key", i, sig.RecoveryID, rec, err)
+		}
+		var r, s secp256k1.ModNScalar
+		r.SetBytes(&sig.R)
+		s.SetBytes(&sig.S)
+		if !secpecdsa.NewSignature(&r, &s).Verify(digest[:], pub) || s.IsOverHalfOrder() {
+			t.Fatalf("case %d: the combined signature does not verify or is not low-s", i)
+		}
+		seen[sig.RecoveryID]++
+		// A share off by one never combines.
+		shares[1].SignatureShare[31] ^= 1
+		if _, err := CombineECDSAShares(shares); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("case %d: a corrupted share combined: %v", i, err)
+		}
+	}
+	if seen[0] == 0 || seen[1] == 0 {
+		t.Fatalf("recovery ids seen %v: both parities must occur", seen)
+	}
 }
