@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -63,6 +64,7 @@ type directConn struct {
 	t         *directTransport
 	key       string
 	conn      net.Conn
+	raw       syscall.RawConn // for connAlive; nil: no peek
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -122,7 +124,7 @@ func (t *directTransport) get(ctx context.Context, key string) (*directConn, err
 		conns[len(conns)-1] = nil
 		t.idle[key] = conns[:len(conns)-1]
 		t.mu.Unlock()
-		if now.Sub(pc.idleSince) < t.idleTimeout && pc.br.Buffered() == 0 && connAlive(pc.conn) {
+		if now.Sub(pc.idleSince) < t.idleTimeout && pc.br.Buffered() == 0 && connAlive(pc.raw) {
 			return pc, nil
 		}
 		pc.close()
@@ -131,7 +133,7 @@ func (t *directTransport) get(ctx context.Context, key string) (*directConn, err
 	if err != nil {
 		return nil, err
 	}
-	return &directConn{t: t, key: key, conn: conn, br: bufio.NewReaderSize(conn, t.bufferSize), bw: bufio.NewWriterSize(conn, t.bufferSize)}, nil
+	return &directConn{t: t, key: key, conn: conn, raw: rawConn(conn), br: bufio.NewReaderSize(conn, t.bufferSize), bw: bufio.NewWriterSize(conn, t.bufferSize)}, nil
 }
 
 // put returns a connection whose exchange completed to the idle set.

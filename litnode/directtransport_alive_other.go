@@ -2,8 +2,13 @@
 
 package litnode
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
+
+func rawConn(net.Conn) syscall.RawConn { return nil }
 
 // connAlive cannot peek on this platform: an idle connection the server
 // closed fails the request that reuses it, and the caller retries.
-func connAlive(net.Conn) bool { return true }
+func connAlive(syscall.RawConn) bool { return true }

@@ -216,7 +216,7 @@ func waitClosed(t *testing.T, tr *directTransport) {
 		alive := false
 		for _, conns := range tr.idle {
 			for _, pc := range conns {
-				alive = alive || connAlive(pc.conn)
+				alive = alive || connAlive(pc.raw)
 			}
 		}
 		tr.mu.Unlock()
