@@ -42,8 +42,9 @@ type directTransport struct {
 	idleTimeout    time.Duration
 	bufferSize     int
 
-	mu   sync.Mutex
-	idle map[string][]*directConn
+	mu    sync.Mutex
+	idle  map[string][]*directConn
+	sweep *time.Timer // pending sweep of expired idle connections; nil: none
 }
 
 func newDirectTransport(fallback http.RoundTripper) *directTransport {
@@ -98,6 +99,10 @@ func (t *directTransport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle = map[string][]*directConn{}
+	if t.sweep != nil {
+		t.sweep.Stop()
+		t.sweep = nil
+	}
 	t.mu.Unlock()
 	for _, conns := range idle {
 		for _, pc := range conns {
@@ -143,9 +148,49 @@ func (t *directTransport) put(pc *directConn) {
 	if len(t.idle[pc.key]) < t.maxIdlePerHost {
 		t.idle[pc.key] = append(t.idle[pc.key], pc)
 		pc = nil
+		if t.sweep == nil {
+			t.sweep = time.AfterFunc(t.idleTimeout, t.sweepIdle)
+		}
 	}
 	t.mu.Unlock()
 	if pc != nil {
+		pc.close()
+	}
+}
+
+// sweepIdle closes the connections idle for idleTimeout or longer (a node
+// that left the network, a quiet period), as http.Transport's idle timers
+// do, and runs again while any are left.
+func (t *directTransport) sweepIdle() {
+	cutoff := time.Now().Add(-t.idleTimeout)
+	var expired []*directConn
+	t.mu.Lock()
+	oldest := time.Time{}
+	for key, conns := range t.idle {
+		kept := conns[:0]
+		for _, pc := range conns {
+			if pc.idleSince.After(cutoff) {
+				kept = append(kept, pc)
+				if oldest.IsZero() || pc.idleSince.Before(oldest) {
+					oldest = pc.idleSince
+				}
+			} else {
+				expired = append(expired, pc)
+			}
+		}
+		clear(conns[len(kept):])
+		if len(kept) == 0 {
+			delete(t.idle, key)
+		} else {
+			t.idle[key] = kept
+		}
+	}
+	t.sweep = nil
+	if !oldest.IsZero() {
+		t.sweep = time.AfterFunc(time.Until(oldest.Add(t.idleTimeout)), t.sweepIdle)
+	}
+	t.mu.Unlock()
+	for _, pc := range expired {
 		pc.close()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -276,4 +277,59 @@ func TestDirectTransportAnswersMatchNetHTTP(t *testing.T) {
 			t.Errorf("%s: net/http %q, direct %q", path, got[0], got[1])
 		}
 	}
+}
+
+// TestDirectTransportClosesExpiredIdleConnections: idle connections are
+// closed once idle for the idle timeout, with no request to trigger it (a
+// node that left the network must not keep descriptors open for ever).
+func TestDirectTransportClosesExpiredIdleConnections(t *testing.T) {
+	var closed atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(echo))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr := newDirectTransport(http.DefaultTransport)
+	tr.idleTimeout = 50 * time.Millisecond
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			if _, _, err := postDirect(t, c, context.Background(), srv.URL, fmt.Sprint(i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	tr.mu.Lock()
+	idle := len(tr.idle[hostPort(mustURL(t, srv.URL))])
+	tr.mu.Unlock()
+	if idle == 0 {
+		t.Fatal("no idle connection after the requests")
+	}
+	deadline := time.Now().Add(20 * time.Second) // a hang guard, not a timing target
+	for closed.Load() < int32(idle) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := closed.Load(); n < int32(idle) {
+		t.Fatalf("%d of %d idle connections closed by the server's count", n, idle)
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if len(tr.idle) != 0 || tr.sweep != nil {
+		t.Fatalf("after the sweep: %d hosts idle, sweep pending %v", len(tr.idle), tr.sweep != nil)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
