@@ -230,7 +230,8 @@ func (pc *directConn) roundTrip(req *http.Request) (*http.Response, error) {
 		stop()
 		return nil, fmt.Errorf("litnode: unexpected %s from %s", resp.Status, pc.key)
 	}
-	resp.Body = &directBody{pc: pc, ctx: ctx, body: resp.Body, stop: stop, reusable: !resp.Close && !req.Close}
+	// An empty body (Content-Length: 0, 204, 304) is complete unread.
+	resp.Body = &directBody{pc: pc, ctx: ctx, body: resp.Body, stop: stop, reusable: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
 	return resp, nil
 }
 

@@ -67,6 +67,10 @@ func newDirectClient(t *testing.T) (*http.Client, *directTransport) {
 // chunked answer reads whole and keeps its connection.
 func TestDirectTransportKeepAlive(t *testing.T) {
 	srv, conns := connCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/empty" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		if r.URL.Path == "/chunked" {
 			io.WriteString(w, `{"part":1,`)
 			w.(http.Flusher).Flush()
@@ -86,8 +90,18 @@ func TestDirectTransportKeepAlive(t *testing.T) {
 	if err != nil || status != 200 || body != `{"part":1,"part2":2}` {
 		t.Fatalf("chunked: %d %q %v", status, body, err)
 	}
+	// An empty answer closed unread keeps its connection too.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/empty", strings.NewReader("e"))
+	resp, err := c.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("empty: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, _, err := postDirect(t, c, context.Background(), srv.URL, "after-empty"); err != nil {
+		t.Fatal(err)
+	}
 	if n := conns.Load(); n != 1 {
-		t.Fatalf("11 sequential requests opened %d connections, want 1", n)
+		t.Fatalf("13 sequential requests opened %d connections, want 1", n)
 	}
 	var wg sync.WaitGroup
 	for i := range 16 {
