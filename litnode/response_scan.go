@@ -1,6 +1,10 @@
 package litnode
 
-import "github.com/litsignd/litsignd/internal/jsonscan"
+import (
+	"slices"
+
+	"github.com/litsignd/litsignd/internal/jsonscan"
+)
 
 // Fast paths for the two JSON layers of a successful pkpSign answer, the
 // per-job hot path (docs/naga-wire.md §3, §7.4): the decrypted
@@ -101,33 +105,19 @@ func scanPKPSignShare(data []byte) (w ecdsaShareWire, ok bool) {
 
 // scanShareFields reads the share object's string fields into w.
 func scanShareFields(s *jsonscan.Scanner, w *ecdsaShareWire) bool {
-	var seen [9]bool
+	type field struct {
+		key string
+		dst *string
+	}
+	fields := [...]field{
+		{"digest", &w.Digest}, {"result", &w.Result}, {"share_id", &w.ShareID}, {"peer_id", &w.PeerID},
+		{"signature_share", &w.SignatureShare}, {"big_r", &w.BigR}, {"compressed_public_key", &w.CompressedPublicKey},
+		{"public_key", &w.PublicKey}, {"sig_type", &w.SigType},
+	}
+	var seen [len(fields)]bool
 	return s.Object(func(key []byte) bool {
-		var dst *string
-		var i int
-		switch string(key) {
-		case "digest":
-			dst, i = &w.Digest, 0
-		case "result":
-			dst, i = &w.Result, 1
-		case "share_id":
-			dst, i = &w.ShareID, 2
-		case "peer_id":
-			dst, i = &w.PeerID, 3
-		case "signature_share":
-			dst, i = &w.SignatureShare, 4
-		case "big_r":
-			dst, i = &w.BigR, 5
-		case "compressed_public_key":
-			dst, i = &w.CompressedPublicKey, 6
-		case "public_key":
-			dst, i = &w.PublicKey, 7
-		case "sig_type":
-			dst, i = &w.SigType, 8
-		default:
-			return false
-		}
-		if seen[i] {
+		i := slices.IndexFunc(fields[:], func(f field) bool { return f.key == string(key) })
+		if i < 0 || seen[i] {
 			return false
 		}
 		seen[i] = true
@@ -136,9 +126,9 @@ func scanShareFields(s *jsonscan.Scanner, w *ecdsaShareWire) bool {
 			return false
 		}
 		if wrapped {
-			*dst = `"` + string(content) + `"`
+			*fields[i].dst = `"` + string(content) + `"`
 		} else {
-			*dst = string(content)
+			*fields[i].dst = string(content)
 		}
 		return true
 	})
