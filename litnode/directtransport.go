@@ -143,6 +143,12 @@ func (t *directTransport) get(ctx context.Context, key string) (*directConn, err
 
 // put returns a connection whose exchange completed to the idle set.
 func (t *directTransport) put(pc *directConn) {
+	// An idle connection carries no deadline: the last request's would
+	// fail the peek before reuse once it passed.
+	if err := pc.conn.SetDeadline(time.Time{}); err != nil {
+		pc.close()
+		return
+	}
 	pc.idleSince = time.Now()
 	t.mu.Lock()
 	if len(t.idle[pc.key]) < t.maxIdlePerHost {

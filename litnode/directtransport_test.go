@@ -100,8 +100,20 @@ func TestDirectTransportKeepAlive(t *testing.T) {
 	if _, _, err := postDirect(t, c, context.Background(), srv.URL, "after-empty"); err != nil {
 		t.Fatal(err)
 	}
+	// A request's deadline passing while its connection is idle does not
+	// make the connection unusable.
+	dctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, _, err = postDirect(t, c, dctx, srv.URL, "short-deadline")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(80 * time.Millisecond) // past that deadline
+	if _, _, err := postDirect(t, c, context.Background(), srv.URL, "after-deadline"); err != nil {
+		t.Fatal(err)
+	}
 	if n := conns.Load(); n != 1 {
-		t.Fatalf("13 sequential requests opened %d connections, want 1", n)
+		t.Fatalf("15 sequential requests opened %d connections, want 1", n)
 	}
 	var wg sync.WaitGroup
 	for i := range 16 {
