@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/litsignd/litsignd/delegationstore"
 )
 
 // Delegation event types, published on <prefix>.events.delegation.<type>.<pkp>.
@@ -34,6 +36,20 @@ type DelegationEvent struct {
 	Revision         uint64     `json:"revision,omitempty"`
 	JobID            string     `json:"jobId,omitempty"`
 	At               time.Time  `json:"at"`
+}
+
+// ExpiryEvent is the DelegationEvent of a store's expiry event: a Naga
+// delegation's names its PKP public key and session key, a v3
+// credential's its wallet address with backend lit-v3.
+func ExpiryEvent(ev delegationstore.Event) DelegationEvent {
+	exp := ev.Expiration.UTC()
+	de := DelegationEvent{Type: ev.Type, Expiration: &exp, Revision: ev.Revision}
+	if ev.Backend == delegationstore.BackendLitV3 {
+		de.Backend, de.PKPPublicKey = ev.Backend, ev.Address
+	} else {
+		de.PKPPublicKey, de.SessionPublicKey = ev.PKP.Hex(), ev.SessionPublicKey
+	}
+	return de
 }
 
 // EventPublisher publishes delegation events into the events stream.

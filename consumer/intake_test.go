@@ -78,8 +78,7 @@ func newIntakeEnvPlain(t *testing.T, lead time.Duration, accept bool) *intakeEnv
 	events := &consumer.EventPublisher{JS: js, Topology: topo}
 	store, err := delegationstore.Open(ctx, js, delegationstore.Config{Bucket: topo.DelegationsBucket, KEK: ring, ExpiringLead: lead,
 		OnEvent: func(ev delegationstore.Event) {
-			exp := ev.Expiration
-			_ = events.Publish(context.Background(), consumer.DelegationEvent{Type: ev.Type, PKPPublicKey: ev.PKP.Hex(), SessionPublicKey: ev.SessionPublicKey, Expiration: &exp, Revision: ev.Revision}, ev.ID)
+			_ = events.Publish(context.Background(), consumer.ExpiryEvent(ev), ev.ID)
 		}})
 	if err != nil {
 		t.Fatal(err)

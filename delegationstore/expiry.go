@@ -19,9 +19,15 @@ const (
 	EventExpired = "expired"
 )
 
-// Event is an expiry event of a stored delegation. It carries no secret.
+// Event is an expiry event of a stored delegation or, with Backend
+// BackendLitV3, of a stored v3 credential (v3expiry.go). It carries no
+// secret.
 type Event struct {
-	Type             string // EventExpiring or EventExpired
+	Type string // EventExpiring or EventExpired
+	// Backend is BackendLitV3 for a v3 credential, which Address names
+	// (PKP and SessionPublicKey are then empty); empty for Naga.
+	Backend          string
+	Address          string
 	PKP              litnode.PKPPublicKey
 	SessionPublicKey string // 64 lowercase hex digits
 	Expiration       time.Time
@@ -114,6 +120,11 @@ func (s *Store) runTracker(ctx context.Context) {
 	for {
 		now := s.now()
 		evs, next := s.cache.due(now, s.cfg.ExpiringLead)
+		v3evs, v3next := s.v3exp.due(now)
+		evs = append(evs, v3evs...)
+		if next.IsZero() || !v3next.IsZero() && v3next.Before(next) {
+			next = v3next
+		}
 		for _, ev := range evs {
 			s.emit(ev)
 		}
@@ -135,8 +146,12 @@ func (s *Store) runTracker(ctx context.Context) {
 
 // emit hands an event to Config.OnEvent, logs and counts it.
 func (s *Store) emit(ev Event) {
-	s.log.Info("delegation "+ev.Type, "pkp", ev.PKP.Hex(), "session", ev.SessionPublicKey,
-		"expiration", ev.Expiration, "revision", ev.Revision)
+	if ev.Backend == BackendLitV3 {
+		s.log.Info("v3 credential "+ev.Type, "address", ev.Address, "expiration", ev.Expiration, "revision", ev.Revision)
+	} else {
+		s.log.Info("delegation "+ev.Type, "pkp", ev.PKP.Hex(), "session", ev.SessionPublicKey,
+			"expiration", ev.Expiration, "revision", ev.Revision)
+	}
 	s.metrics.event(ev.Type)
 	if s.cfg.OnEvent != nil {
 		s.cfg.OnEvent(ev)

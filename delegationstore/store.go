@@ -176,6 +176,7 @@ type Store struct {
 	log     *slog.Logger
 	metrics *metrics
 	cache   *cache
+	v3exp   *v3Expiry // v3 credentials' expiry events (v3expiry.go)
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -274,6 +275,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		subject: "$KV." + cfg.Bucket + ".",
 		log:     cfg.Logger,
 		cache:   newCache(cfg.HotDelegations),
+		v3exp:   newV3Expiry(cfg.ExpiringLead),
 		ready:   make(chan struct{}),
 	}
 	if s.metrics, err = newMetrics(cfg.Registerer, s.cache, cfg.Now); err != nil {
@@ -332,6 +334,7 @@ func OpenAdmin(ctx context.Context, js jetstream.JetStream, bucket string) (*Adm
 		subject: "$KV." + bucket + ".",
 		log:     slog.New(slog.DiscardHandler),
 		cache:   newCache(),
+		v3exp:   newV3Expiry(0),
 		ready:   make(chan struct{}),
 	}}, nil
 }
@@ -960,6 +963,7 @@ func (s *Store) watch(ctx context.Context) (loaded bool, err error) {
 	}
 	defer w.Stop()
 	snapshot := map[litnode.PKPPublicKey]*entry{}
+	v3seen := map[string]struct{}{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -972,10 +976,15 @@ func (s *Store) watch(ctx context.Context) (loaded bool, err error) {
 				if !loaded {
 					loaded = true
 					s.cache.replace(snapshot, s.now())
+					s.v3exp.retain(v3seen)
 					s.log.Info("delegation cache loaded", "bucket", s.cfg.Bucket, "delegations", len(snapshot))
-					snapshot = nil
+					snapshot, v3seen = nil, nil
 					s.readyOnce.Do(func() { close(s.ready) })
 				}
+				continue
+			}
+			if IsV3Key(kve.Key()) {
+				s.applyV3(kve, v3seen) // v3expiry.go
 				continue
 			}
 			s.apply(kve, snapshot)

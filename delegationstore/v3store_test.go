@@ -183,3 +183,46 @@ func TestV3OperatorRevokesUndecodableRecord(t *testing.T) {
 		t.Fatal("the undecodable record is still there")
 	}
 }
+
+// TestV3ExpiryEventsFromBucket: a stored v3 credential with an expiresAt
+// gets "expiring" and then "expired" events (backend lit-v3, its address,
+// its revision) from the store's tracker, like a Naga delegation; one
+// revoked before its expiry gets none.
+func TestV3ExpiryEventsFromBucket(t *testing.T) {
+	t.Parallel()
+	_, url := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, url)
+	var log eventLog
+	s := openStore(t, js, delegationstore.Config{ExpiringLead: time.Second, OnEvent: log.add})
+	v3 := s.V3()
+	ctx := t.Context()
+	const kept, revoked = "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23", "0x00000000000000000000000000000000000000aa"
+	now := time.Now()
+	// More than expiryTolerance (2 s) out: a removal that close to the
+	// expiry counts as the server's expiry, as for Naga delegations.
+	exp := now.Add(4500 * time.Millisecond).Truncate(time.Millisecond)
+	res, err := v3.Put(ctx, &delegationstore.V3Credential{Address: kept, UsageKey: testUsageKey, ExpiresAt: exp}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Expires first: its events, were they sent, would come before kept's.
+	if _, err := v3.Put(ctx, &delegationstore.V3Credential{Address: revoked, UsageKey: testUsageKey, ExpiresAt: exp.Add(-500 * time.Millisecond)}, now); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := v3.Revoke(ctx, revoked, "", time.Time{}); err != nil || !ok {
+		t.Fatalf("Revoke = %v, %v", ok, err)
+	}
+	eventually(t, 15*time.Second, "kept's expired event", func() bool {
+		evs := log.get()
+		return len(evs) > 0 && evs[len(evs)-1].Type == delegationstore.EventExpired
+	})
+	evs := log.get()
+	if len(evs) != 2 || evs[0].Type != delegationstore.EventExpiring || evs[1].Type != delegationstore.EventExpired {
+		t.Fatalf("events = %+v; want expiring then expired for %s only", evs, kept)
+	}
+	for _, ev := range evs {
+		if ev.Backend != delegationstore.BackendLitV3 || ev.Address != kept || ev.Revision != res.Revision || !ev.Expiration.Equal(exp) || !ev.PKP.IsZero() {
+			t.Errorf("event = %+v", ev)
+		}
+	}
+}

@@ -149,10 +149,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Bucket: topo.DelegationsBucket, Replicas: cfg.replicas, KEK: keyring, ExpiringLead: cfg.expiringLead, MaxBytes: cfg.streamMaxBytes,
 		Logger: logger.With("component", "delegationstore"), Registerer: reg, HotDelegations: cfg.hotDelegations,
 		OnEvent: func(ev delegationstore.Event) {
-			exp := ev.Expiration.UTC()
 			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := events.Publish(pctx, consumer.DelegationEvent{Type: ev.Type, PKPPublicKey: ev.PKP.Hex(), SessionPublicKey: ev.SessionPublicKey, Expiration: &exp, Revision: ev.Revision}, ev.ID); err != nil {
+			if err := events.Publish(pctx, consumer.ExpiryEvent(ev), ev.ID); err != nil {
 				logger.Warn("publish delegation event", "type", ev.Type, "err", err)
 			}
 		},
