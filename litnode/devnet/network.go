@@ -41,6 +41,11 @@ type Config struct {
 	// longer is answered 408 request_timeout (docs/naga-wire.md §11.1, §12). 0 means
 	// 30 s, Lit's default.
 	NodeTimeout time.Duration
+	// KeepAlive is how long a node keeps an idle keep-alive connection
+	// open before closing it. 0 means 5 s, Rocket's default keep_alive
+	// (a Lit node serves its endpoints with Rocket, docs/naga-wire.md §3):
+	// a client that reuses connections must cope with nodes closing them.
+	KeepAlive time.Duration
 
 	// ---- Lit Actions (docs/naga-wire.md §8; execute.go) ----
 	// ActionsDir is a directory of Lit Action files. Every regular file
@@ -68,6 +73,7 @@ const (
 	DefaultSeed        = "litsignd-devnet"
 	DefaultPKPs        = 3
 	DefaultNodeTimeout = 30 * time.Second
+	DefaultKeepAlive   = 5 * time.Second
 
 	DefaultActionTimeout     = 30 * time.Second // Lit Actions
 	DefaultActionMemoryLimit = 64 << 20         // Lit Actions, bytes
@@ -154,6 +160,9 @@ func Start(cfg Config) (*Network, error) {
 	}
 	if cfg.NodeTimeout <= 0 {
 		cfg.NodeTimeout = DefaultNodeTimeout
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = DefaultKeepAlive
 	}
 	if cfg.ActionTimeout <= 0 {
 		cfg.ActionTimeout = DefaultActionTimeout

@@ -103,7 +103,7 @@ func newNode(n *Network, i int, blsShare litnode.BLSSecretKeyShare, nodeAddr, op
 		ln.Close()
 		return nil, err
 	}
-	nd.srv = &http.Server{Handler: nd, ReadHeaderTimeout: 10 * time.Second}
+	nd.srv = &http.Server{Handler: nd, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: n.cfg.KeepAlive}
 	go nd.srv.Serve(ln)
 	return nd, nil
 }
