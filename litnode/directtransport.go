@@ -31,7 +31,8 @@ import (
 // on a response that closes it or whose body was not read to the end.
 // Without a reader goroutine watching idle connections, a connection is
 // checked just before reuse instead: one that the server closed (or that
-// holds unread bytes) is discarded, so a node's keep-alive timeout does not
+// holds unread bytes) is discarded; and none is kept longer than a node
+// keeps it (directIdleTimeout), so a node's keep-alive timeout does not
 // fail a request. As http.Transport does for a POST, a request that was
 // written is never sent again: a failure after the write is the caller's
 // to retry (litnode's per-operation retries, docs/naga-wire.md §11).
@@ -47,12 +48,20 @@ type directTransport struct {
 	sweep *time.Timer // pending sweep of expired idle connections; nil: none
 }
 
+// directIdleTimeout is how long an idle connection is kept for reuse: less
+// than a Lit node's own keep-alive (Rocket's keep_alive, 5 s by default),
+// so that the node never closes a connection just as a request goes out on
+// it. The peek before reuse covers a node that closes sooner, except for a
+// close that crosses the request on the wire; that request fails and the
+// operation's retries take over (docs/naga-wire.md §3).
+const directIdleTimeout = 4 * time.Second
+
 func newDirectTransport(fallback http.RoundTripper) *directTransport {
 	return &directTransport{
 		fallback:       fallback,
 		dialer:         net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 		maxIdlePerHost: 64,
-		idleTimeout:    90 * time.Second,
+		idleTimeout:    directIdleTimeout,
 		// A request (hex ciphertext of a few KiB) and its answer each fit
 		// one buffer.
 		bufferSize: 32 << 10,
