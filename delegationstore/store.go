@@ -992,12 +992,10 @@ func (s *Store) watch(ctx context.Context) (loaded bool, err error) {
 	}
 }
 
-// apply applies one watch entry to the snapshot being loaded, or, once
-// loaded (snapshot nil), to the cache.
+// apply applies one watch entry of a Naga delegation (v3 credentials go
+// to applyV3) to the snapshot being loaded, or, once loaded (snapshot nil),
+// to the cache.
 func (s *Store) apply(kve jetstream.KeyValueEntry, snapshot map[litnode.PKPPublicKey]*entry) {
-	if IsV3Key(kve.Key()) {
-		return // a v3 credential: V3Store reads those (v3store.go)
-	}
 	pkp, err := litnode.ParsePKPPublicKey(kve.Key())
 	if err != nil || !isNormalPKPHex(kve.Key()) {
 		s.log.Warn("ignoring a key that is not a normalised PKP public key", "key", kve.Key(), "revision", kve.Revision())
