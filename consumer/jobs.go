@@ -281,7 +281,7 @@ func (j *Jobs) Handle(ctx context.Context, msg jetstream.Msg) {
 	defer f.recoverPanic(ctx)
 
 	job, err := j.decode(msg.Subject(), msg.Data(), msg.Headers())
-	log := j.logger().With("producer", job.Producer, "job", job.ID, "kind", job.Kind, "delivery", delivered, "seq", seq)
+	log := deferredLogger(j.logger()).With("producer", job.Producer, "job", job.ID, "kind", job.Kind, "delivery", delivered, "seq", seq)
 	if job.PKPHex != "" && err == nil {
 		log = log.With("pkp", job.PKPHex)
 	}
