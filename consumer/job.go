@@ -153,6 +153,60 @@ type jobWire struct {
 	ReplyTo      *string `json:"replyTo"`
 }
 
+// setString sets the string field name; it reports false for a name that
+// is not one of jobWire's string fields.
+func (w *jobWire) setString(name, value string) bool {
+	p := &value
+	switch name {
+	case "id":
+		w.ID = p
+	case "pkpPublicKey":
+		w.PKPPublicKey = p
+	case "toSign":
+		w.ToSign = p
+	case "toSignHex":
+		w.ToSignHex = p
+	case "chain":
+		w.Chain = p
+	case "replyTo":
+		w.ReplyTo = p
+	default:
+		return false
+	}
+	return true
+}
+
+// stringWire is a job body whose fields are all strings.
+type stringWire interface {
+	setString(name, value string) bool
+}
+
+// fillPlainStrings fills w from the scanned fields without encoding/json
+// when w is a stringWire and every field is null or a plain string
+// (plainJSONString): decodeJobBody has already refused unknown, duplicate
+// and wrongly typed fields and trailing data, so the result is what the
+// strict decoder gives. It reports false, having set nothing, when the
+// strict decoder must decide.
+func fillPlainStrings[W any](w *W, env envelope) bool {
+	var filled W
+	sw, ok := any(&filled).(stringWire)
+	if !ok {
+		return false
+	}
+	for _, name := range env.order {
+		raw := env.fields[name]
+		if string(raw) == "null" {
+			continue
+		}
+		s, ok := plainJSONString(raw)
+		if !ok || !sw.setString(name, s) {
+			return false
+		}
+	}
+	*w = filled
+	return true
+}
+
 // DecodeJob decodes and validates a pkp-sign job body (README "NATS
 // contract"). header may carry the reply subject in Lit-Reply-To. Unknown
 // fields are rejected, so a misspelt replyTo is not silently ignored.
@@ -227,14 +281,12 @@ func decodeJobBody[W any](job *Job, data []byte, header nats.Header, schema jobS
 	}
 	var pkpText, bodyReply *string
 	if raw, ok := env.fields["pkpPublicKey"]; ok {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
+		if s, ok := jsonString(raw); ok {
 			pkpText = &s
 		}
 	}
 	if raw, ok := env.fields["replyTo"]; ok && env.dup != "replyTo" {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
+		if s, ok := jsonString(raw); ok {
 			bodyReply = &s
 		}
 	}
@@ -280,10 +332,12 @@ func decodeJobBody[W any](job *Job, data []byte, header nats.Header, schema jobS
 		}
 	}
 	var w W
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return nil, badJob("body: the job is not the documented JSON object: %v", err)
+	if !fillPlainStrings(&w, env) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&w); err != nil {
+			return nil, badJob("body: the job is not the documented JSON object: %v", err)
+		}
 	}
 	id, pkp, reply := addr(&w)
 	if err := fillAddress(job, id, pkp, reply, hdrReply); err != nil {

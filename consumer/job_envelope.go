@@ -56,10 +56,12 @@ func scanEnvelope(data []byte) envelope {
 			env.syntax = "unterminated field name"
 			return env
 		}
-		var name string
-		if err := json.Unmarshal(data[i:end], &name); err != nil {
-			env.syntax = fmt.Sprintf("field name at offset %d: %v", i, err)
-			return env
+		name, plain := plainJSONString(data[i:end])
+		if !plain {
+			if err := json.Unmarshal(data[i:end], &name); err != nil {
+				env.syntax = fmt.Sprintf("field name at offset %d: %v", i, err)
+				return env
+			}
 		}
 		i = skipWS(data, end)
 		if i >= len(data) || data[i] != ':' {
@@ -115,6 +117,44 @@ func skipString(data []byte, i int) (int, bool) {
 		}
 	}
 	return len(data), false
+}
+
+// plainJSONString returns the text of a JSON string without escapes: a
+// quoted run of valid UTF-8 with no backslash, no quote and no control
+// character, which encoding/json decodes to exactly the bytes between the
+// quotes. ok is false for anything else (escapes, invalid UTF-8, not a
+// string), which the caller decodes with encoding/json.
+func plainJSONString(raw []byte) (s string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	ascii := true
+	for _, c := range inner {
+		switch {
+		case c < 0x20 || c == '"' || c == '\\':
+			return "", false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
+}
+
+// jsonString decodes a raw JSON string value: the plain form without
+// encoding/json, anything else with it.
+func jsonString(raw []byte) (string, bool) {
+	if s, ok := plainJSONString(raw); ok {
+		return s, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // skipValue returns the index after the value starting at data[i] and its
@@ -184,8 +224,7 @@ func recoverID(raw json.RawMessage) string {
 		return ""
 	}
 	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil && checkJobID(s) == nil {
+		if s, ok := jsonString(raw); ok && checkJobID(s) == nil {
 			return s
 		}
 		return ""
