@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -83,36 +85,63 @@ func (t Topology) auditStream(maxAge time.Duration) jetstream.StreamConfig {
 // NATSAudit publishes audit records into the audit stream, deduplicated
 // per job delivery. Publishing is asynchronous (the job's result does not
 // wait for the audit stream's ack; at most the client's async-pending
-// limit is outstanding): a record the stream does not acknowledge is
-// reported to OnError.
+// limit is outstanding): a record the stream does not acknowledge within
+// auditAckTimeout, or refuses, is reported to OnError. The
+// acknowledgements are matched by the JetStream client's own reply
+// handler, with no goroutine per record.
 type NATSAudit struct {
 	JS       jetstream.JetStream
 	Topology Topology
 	// OnError receives records whose publish failed after Record returned;
-	// nil ignores them.
+	// nil ignores them. It runs on the NATS client's callback goroutine or
+	// a timer's: it must not block.
 	OnError func(rec AuditRecord, err error)
+
+	once sync.Once
+	pub  jetstream.JetStream // JS's connection, with the error handler
+	err  error
+}
+
+// auditAckTimeout bounds the wait for the audit stream's acknowledgement
+// of one record: a record whose ack is lost (a server restart) is reported
+// instead of being waited on forever.
+const auditAckTimeout = 30 * time.Second
+
+// publisher returns the JetStream context the records are published
+// with: JS's connection, reporting failed acknowledgements to OnError.
+func (a *NATSAudit) publisher() (jetstream.JetStream, error) {
+	a.once.Do(func() {
+		a.pub, a.err = jetstream.New(a.JS.Conn(),
+			jetstream.WithPublishAsyncErrHandler(a.asyncError),
+			jetstream.WithPublishAsyncTimeout(auditAckTimeout))
+	})
+	return a.pub, a.err
+}
+
+// asyncError hands a record whose publish failed to OnError.
+func (a *NATSAudit) asyncError(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	if a.OnError == nil {
+		return
+	}
+	var rec AuditRecord
+	_ = json.Unmarshal(msg.Data, &rec) // our own encoding of the record
+	a.OnError(rec, fmt.Errorf("publish audit record: %w", err))
 }
 
 // Record implements Auditor.
 func (a *NATSAudit) Record(ctx context.Context, rec AuditRecord) error {
+	pub, err := a.publisher()
+	if err != nil {
+		return fmt.Errorf("publish audit record: %w", err)
+	}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
 	id := "audit-" + rec.Producer + "-" + rec.JobID + "-" + strconv.FormatUint(rec.Delivery, 10)
-	fut, err := a.JS.PublishAsync(a.Topology.AuditSubject(rec.Producer), body, jetstream.WithMsgID(id))
-	if err != nil {
+	if _, err := pub.PublishAsync(a.Topology.AuditSubject(rec.Producer), body, jetstream.WithMsgID(id)); err != nil {
 		return fmt.Errorf("publish audit record: %w", err)
 	}
-	go func() {
-		select {
-		case <-fut.Ok():
-		case err := <-fut.Err():
-			if a.OnError != nil {
-				a.OnError(rec, fmt.Errorf("publish audit record: %w", err))
-			}
-		}
-	}()
 	return nil
 }
 
