@@ -41,8 +41,23 @@ func Pull(ctx context.Context, cons jetstream.Consumer, workers int, drainTimeou
 		case <-stopped:
 		}
 	}()
+	// A pool of workers, not a goroutine per message: a worker's stack
+	// keeps the size a job needs instead of growing for every job. A
+	// token in sem is taken before pulling, so no message is pulled while
+	// every worker is busy.
 	sem := make(chan struct{}, workers)
+	msgs := make(chan jetstream.Msg)
 	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msg := range msgs {
+				handle(hctx, msg)
+				<-sem
+			}
+		}()
+	}
 	for {
 		select {
 		case sem <- struct{}{}:
@@ -60,13 +75,9 @@ func Pull(ctx context.Context, cons jetstream.Consumer, workers int, drainTimeou
 			logger.Warn("pull failed", "err", err)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			handle(hctx, msg)
-		}()
+		msgs <- msg
 	}
+	close(msgs)
 	close(stopped)
 	it.Stop()
 	done := make(chan struct{})
