@@ -102,10 +102,11 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	if err != nil {
 		return nil, fail(0, err, ErrBadRequest)
 	}
-	// The body is not pooled: the transport may still hold it after the
-	// response (net/http's RoundTrip contract); its one allocation is
-	// sized exactly.
-	body := make([]byte, 0, 2*(len(plaintext)+e2eeZeroPrefix+box.Overhead)+256)
+	pooled := requestBodies.Get().(*[]byte)
+	body := (*pooled)[:0]
+	if need := 2*(len(plaintext)+e2eeZeroPrefix+box.Overhead) + 256; cap(body) < need {
+		body = make([]byte, 0, need)
+	}
 	body, bufs.sealed, err = jit.appendSealedRequest(body, bufs.sealed, plaintext, time.Now(), epoch)
 	if err != nil {
 		return nil, fail(0, err, ErrBadRequest)
@@ -116,12 +117,22 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 	if err != nil {
 		return nil, fail(0, err, ErrBadRequest)
 	}
+	reuseBody := false
+	defer func() {
+		if reuseBody { // ciphertext only: no wipe needed
+			*pooled = body[:0]
+			requestBodies.Put(pooled)
+		}
+	}()
 	c.setHeaders(req, requestID)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, fail(0, err, ErrNodeUnavailable)
 	}
 	defer resp.Body.Close()
+	// Without a redirect (which could have re-sent the body through
+	// another transport), nothing holds the body once Do has returned.
+	reuseBody = resp.Request == req && c.bodyDoneOnReturn(req) && cap(body) <= 1<<20
 	buf := responseBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -181,6 +192,20 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 		return nil, fail(resp.StatusCode, errors.New("ok response with an error status"), nil)
 	}
 	return g.Data, nil
+}
+
+// requestBodies pools request bodies (hex ciphertext of a few KiB) for
+// the requests whose transport is done with the body when Do returns.
+var requestBodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// bodyDoneOnReturn reports whether req's body is no longer used once
+// req's RoundTrip has returned: true for directTransport's plain http://
+// requests, which write the whole body on the calling goroutine; false for
+// http.Transport, which may still hold it after the response (net/http's
+// RoundTrip contract), and for a caller's own HTTPClient.
+func (c *Client) bodyDoneOnReturn(req *http.Request) bool {
+	_, direct := c.httpClient().Transport.(*directTransport)
+	return direct && req.URL.Scheme == "http" && req.URL.Host != ""
 }
 
 // requestBuffer is one request's reusable scratch: the plaintext JSON and
