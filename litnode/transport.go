@@ -130,9 +130,7 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 		return nil, fail(0, err, ErrNodeUnavailable)
 	}
 	defer resp.Body.Close()
-	// Without a redirect (which could have re-sent the body through
-	// another transport), nothing holds the body once Do has returned.
-	reuseBody = resp.Request == req && c.bodyDoneOnReturn(req) && cap(body) <= 1<<20
+	reuseBody = c.bodyDoneOnReturn(req, resp) && cap(body) <= 1<<20
 	buf := responseBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -198,14 +196,16 @@ func (c *Client) post(ctx context.Context, op, path, requestID string, epoch uin
 // the requests whose transport is done with the body when Do returns.
 var requestBodies = sync.Pool{New: func() any { return new([]byte) }}
 
-// bodyDoneOnReturn reports whether req's body is no longer used once
-// req's RoundTrip has returned: true for directTransport's plain http://
-// requests, which write the whole body on the calling goroutine; false for
-// http.Transport, which may still hold it after the response (net/http's
-// RoundTrip contract), and for a caller's own HTTPClient.
-func (c *Client) bodyDoneOnReturn(req *http.Request) bool {
+// bodyDoneOnReturn reports whether nothing uses req's body once the
+// client's Do(req) has returned resp: true for a directTransport request to
+// a plain http:// URL answered without a redirect, whose body was written
+// on the calling goroutine; false for http.Transport, which may still hold
+// a body after the response (net/http's RoundTrip contract), for a
+// redirect (which may re-send the body through http.Transport), and for a
+// caller's own HTTPClient.
+func (c *Client) bodyDoneOnReturn(req *http.Request, resp *http.Response) bool {
 	_, direct := c.httpClient().Transport.(*directTransport)
-	return direct && req.URL.Scheme == "http" && req.URL.Host != ""
+	return direct && resp.Request == req && req.URL.Scheme == "http" && req.URL.Host != ""
 }
 
 // requestBuffer is one request's reusable scratch: the plaintext JSON and
